@@ -1,0 +1,103 @@
+// Netlink requests batched per namespace.
+//
+// A NetlinkSocket is opened inside a namespace once and stays bound to it, so any thread can then
+// configure that namespace without entering it. Requests are collected in an NlBatch and sent in
+// as few sendmsg() calls as possible; every request carries NLM_F_ACK and the first failure is
+// reported with the request's description and the kernel's extended-ack text:
+//
+//   NlBatch b("router 'home'");
+//   b.begin(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, "add 10.0.1.1/24 on br-lan");
+//   auto& ifa = b.header<ifaddrmsg>(); ...
+//   b.put_u32(IFA_LOCAL, ...);
+//   sock.commit(b);   // throws NetlinkError "router 'home': add 10.0.1.1/24 on br-lan: File exists"
+#pragma once
+
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "patchbay/fd.hpp"
+
+namespace patchbay::sys {
+
+class NlBatch {
+ public:
+  explicit NlBatch(std::string context = {}) : context_(std::move(context)) {}
+
+  // Starts a new request. NLM_F_REQUEST | NLM_F_ACK are added.
+  NlBatch& begin(std::uint16_t type, std::uint16_t flags, std::string what);
+  // Appends the zeroed family header of the current request; call right after begin().
+  template <class T>
+  T& header() {
+    auto off = append(nullptr, NLMSG_ALIGN(sizeof(T)));
+    return *reinterpret_cast<T*>(buf_.data() + off);
+  }
+  void put(std::uint16_t type, const void* data, std::size_t len);
+  void put_u8(std::uint16_t type, std::uint8_t v) { put(type, &v, 1); }
+  void put_u16(std::uint16_t type, std::uint16_t v) { put(type, &v, 2); }
+  void put_u32(std::uint16_t type, std::uint32_t v) { put(type, &v, 4); }
+  void put_str(std::uint16_t type, std::string_view s);  // NUL-terminated
+  // Appends raw bytes (padded to 4) to the current request, e.g. a struct embedded in a nest.
+  void put_raw(const void* data, std::size_t len) { append(data, len); }
+  // Opens a nested attribute; returns a token for nest_end.
+  std::size_t nest_begin(std::uint16_t type);
+  void nest_end(std::size_t token);
+
+  bool empty() const { return offsets_.empty(); }
+  std::size_t count() const { return offsets_.size(); }
+  const std::string& context() const { return context_; }
+  void clear();
+
+ private:
+  friend class NetlinkSocket;
+  std::size_t append(const void* data, std::size_t len);  // returns offset, pads to 4 bytes
+  nlmsghdr* msg(std::size_t i) { return reinterpret_cast<nlmsghdr*>(buf_.data() + offsets_[i]); }
+
+  std::string context_;
+  std::vector<std::uint8_t> buf_;
+  std::vector<std::size_t> offsets_;
+  std::vector<std::string> whats_;
+};
+
+// Calls fn(type, payload, payload_len) for each attribute after a family header of `hdr_len` bytes.
+template <class F>
+void for_each_attr(const nlmsghdr* h, std::size_t hdr_len, F&& fn) {
+  auto* base = reinterpret_cast<const std::uint8_t*>(h) + NLMSG_HDRLEN + NLMSG_ALIGN(hdr_len);
+  auto* end = reinterpret_cast<const std::uint8_t*>(h) + h->nlmsg_len;
+  while (base + NLA_HDRLEN <= end) {
+    auto* a = reinterpret_cast<const nlattr*>(base);
+    if (a->nla_len < NLA_HDRLEN || base + a->nla_len > end) break;
+    fn(static_cast<std::uint16_t>(a->nla_type & NLA_TYPE_MASK), base + NLA_HDRLEN,
+       static_cast<std::size_t>(a->nla_len - NLA_HDRLEN));
+    base += NLA_ALIGN(a->nla_len);
+  }
+}
+
+class NetlinkSocket {
+ public:
+  NetlinkSocket() = default;
+  // Opens a NETLINK_ROUTE (or other protocol) socket in the calling thread's current namespace.
+  static NetlinkSocket open(int protocol = 0 /* NETLINK_ROUTE */);
+
+  // Sends every request of the batch and waits for all acknowledgements. Throws NetlinkError for
+  // the first failed request; the batch is cleared either way.
+  void commit(NlBatch& batch);
+
+  // Sends one dump request and calls `on_msg` for every reply message until NLMSG_DONE.
+  void dump(NlBatch& request, const std::function<void(const nlmsghdr*)>& on_msg);
+
+  bool valid() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  std::uint32_t seq_ = 1;
+  std::vector<std::uint8_t> rx_;
+};
+
+}  // namespace patchbay::sys
