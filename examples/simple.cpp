@@ -1,0 +1,49 @@
+// The README topology: a public data-centre router with a server, a home router with a laptop.
+// The laptop pings the server and exchanges a few bytes over TCP with it.
+//
+//   build/examples/simple            # as root or as any user (enters a user namespace)
+#include <cstdio>
+#include <iostream>
+
+#include "patchbay/patchbay.hpp"
+
+using namespace patchbay;
+
+int main() {
+  try {
+    init_userns();  // no-op as root; must run before any thread exists
+
+    Lab lab{LabOpts{}.label("simple")};
+    // A public router: downstream devices get globally routable addresses.
+    auto dc = lab.add_router("dc").ip_support(IpSupport::DualStack).build();
+    // A home router: its LAN gets a private subnet (NAT arrives with the NAT presets).
+    auto home = lab.add_router("home").downstream_pool(AddressPool::Private).build();
+    auto laptop = lab.add_device("laptop").iface("eth0", home.id()).build();
+    auto server = lab.add_device("server").iface("eth0", dc.id()).build();
+
+    std::cout << "lab " << lab.prefix() << "\n"
+              << "  dc      uplink " << dc.uplink_ip()->to_string() << "  LAN "
+              << dc.downstream_cidr()->to_string() << "\n"
+              << "  home    uplink " << home.uplink_ip()->to_string() << "  LAN "
+              << home.downstream_cidr()->to_string() << "\n"
+              << "  laptop  " << laptop.ip()->to_string() << "\n"
+              << "  server  " << server.ip()->to_string() << "  " << server.ip6()->to_string() << "\n";
+
+    auto ping = laptop.output(Command("ping").args({"-c", "3", "-i", "0.2", server.ip()->to_string()}));
+    std::cout << "\n$ ping -c 3 " << server.ip()->to_string() << "   (inside laptop)\n" << ping.out;
+    if (!ping.status.success()) {
+      std::cerr << "ping failed: " << ping.err << "\n";
+      return 1;
+    }
+
+    // A TCP echo server on the server, a client on the laptop.
+    SocketAddr addr{*server.ip(), 7000};
+    auto echo = testing::spawn_tcp_echo_server(server, addr);
+    laptop.run([&] { testing::tcp_roundtrip(addr); });
+    std::cout << "TCP echo with " << addr.to_string() << ": ok\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "simple: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,107 @@
+// patchbay/device.hpp: devices (hosts), their interfaces, and the builder.
+//
+//   auto phone = lab.add_device("phone")
+//                    .iface("wlan0", home.id())
+//                    .iface("eth0", dc.id())
+//                    .default_via("wlan0")
+//                    .build();
+//   phone.ip();                              // the default interface's IPv4
+//   phone.iface("eth0")->ip();               // per interface
+//   phone.default_iface().ll6();             // deterministic fe80:: address (v6-capable links)
+//
+// A device is a namespace with forwarding off and one or more interfaces, each joining some
+// router's LAN. Exactly one interface carries the default route. Interface handles (Iface) read
+// live snapshots; they never cache state that can change.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "patchbay/net.hpp"
+#include "patchbay/node.hpp"
+#include "patchbay/types.hpp"
+
+namespace patchbay {
+
+namespace detail {
+struct DeviceConfig;
+}
+
+struct IfaceSnapshot {
+  std::string name, router;  // router = the router's name
+  NodeId router_id;
+  std::optional<Ipv4Addr> ip;
+  std::optional<Ipv6Addr> ip6, ll6;
+  std::optional<std::uint32_t> mtu;
+  bool is_default = false, is_up = true;
+};
+
+class Iface {
+ public:
+  const std::string& name() const { return name_; }
+  NodeId device() const { return device_; }
+  IfaceSnapshot snapshot() const;
+  std::optional<Ipv4Addr> ip() const;
+  std::optional<Ipv6Addr> ip6() const;
+  std::optional<Ipv6Addr> ll6() const;
+  NodeId router() const;
+  bool is_default() const;
+  bool is_up() const;
+
+ private:
+  friend class Device;
+  Iface(std::weak_ptr<detail::LabCore> lab, NodeId device, std::string name)
+      : lab_(std::move(lab)), device_(device), name_(std::move(name)) {}
+  std::weak_ptr<detail::LabCore> lab_;
+  NodeId device_;
+  std::string name_;
+};
+
+class Device : public Node {
+ public:
+  std::optional<Ipv4Addr> ip() const;   // default interface
+  std::optional<Ipv6Addr> ip6() const;  // default interface
+  std::optional<std::uint32_t> mtu() const;
+  std::optional<Iface> iface(std::string_view name) const;
+  Iface default_iface() const;
+  std::vector<Iface> interfaces() const;
+  // Binds 0.0.0.0 / [::] port 40000 + (id mod 20000), sends "PROBE" up to 3 times (500 ms
+  // timeouts) and returns the address the reflector observed. TimeoutError if none answered.
+  SocketAddr probe_udp_mapping(SocketAddr reflector);
+
+  template <class F>
+  auto spawn(F&& f) {
+    return spawn_impl(*this, std::forward<F>(f));
+  }
+
+ private:
+  friend class detail::LabCore;
+  friend class DeviceBuilder;
+  friend class Lab;
+  using Node::Node;
+};
+
+class DeviceBuilder {
+ public:
+  DeviceBuilder(DeviceBuilder&&) noexcept;
+  DeviceBuilder& operator=(DeviceBuilder&&) noexcept;
+  ~DeviceBuilder();
+
+  DeviceBuilder& iface(std::string ifname, NodeId router);
+  DeviceBuilder& uplink(NodeId router);  // iface "eth<N>", N = current count
+  DeviceBuilder& default_via(std::string ifname);
+  DeviceBuilder& mtu(std::uint32_t mtu);  // every interface
+  Device build();                         // >= 1 iface; addresses allocated in iface order
+
+ private:
+  friend class Lab;
+  DeviceBuilder(std::weak_ptr<detail::LabCore> lab, std::string name);
+  std::weak_ptr<detail::LabCore> lab_;
+  std::unique_ptr<detail::DeviceConfig> cfg_;
+};
+
+}  // namespace patchbay

@@ -1,0 +1,159 @@
+// patchbay/lab.hpp: the Lab, one emulated internet, and its options.
+//
+//   patchbay::init_userns();                       // only needed without root
+//   patchbay::Lab lab{LabOpts{}.label("demo")};
+//   auto dc   = lab.add_router("dc").build();                        // public, on the IX
+//   auto home = lab.add_router("home").downstream_pool(AddressPool::Private).build();
+//   auto dev  = lab.add_device("laptop").iface("eth0", home.id()).build();
+//   auto out  = dev.output(Command("ping").args({"-c1", dc.uplink_ip()->to_string()}));
+//
+// Guarantees:
+// - The Lab is the single owner (move-only) of every namespace, interface, worker thread and child
+//   process it created. Destroying it (or shutdown()) terminates and reaps children, joins
+//   threads and closes every namespace; nothing is left behind, nothing is written outside the
+//   lab's namespaces and temporary directory.
+// - Many labs can live in one process; they share nothing.
+// - All methods are thread-safe. Topology-wide allocation is serialised by a lab lock that is
+//   never held while waiting on the kernel.
+// - The same sequence of builder calls gives the same addresses, ids and interface names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "patchbay/device.hpp"
+#include "patchbay/events.hpp"
+#include "patchbay/net.hpp"
+#include "patchbay/node.hpp"
+#include "patchbay/router.hpp"
+#include "patchbay/types.hpp"
+
+namespace patchbay {
+
+class OutDir {
+ public:
+  static OutDir nested(std::filesystem::path base) { return OutDir(std::move(base), true); }
+  static OutDir exact(std::filesystem::path dir) { return OutDir(std::move(dir), false); }
+  const std::filesystem::path& path() const { return path_; }
+  bool is_nested() const { return nested_; }
+
+ private:
+  OutDir(std::filesystem::path p, bool nested) : path_(std::move(p)), nested_(nested) {}
+  std::filesystem::path path_;
+  bool nested_;
+};
+
+class LabOpts {
+ public:
+  LabOpts& label(std::string l) {
+    label_ = std::move(l);
+    return *this;
+  }
+  LabOpts& outdir(OutDir d) {
+    outdir_ = std::move(d);
+    return *this;
+  }
+  LabOpts& outdir_from_env();  // Nested($PATCHBAY_OUTDIR) when set
+  LabOpts& seed(std::uint64_t s) {
+    seed_ = s;
+    return *this;
+  }
+  LabOpts& ipv6_dad_mode(Ipv6DadMode m) {
+    dad_ = m;
+    return *this;
+  }
+  LabOpts& ipv6_provisioning_mode(Ipv6ProvisioningMode m) {
+    provisioning_ = m;
+    return *this;
+  }
+  LabOpts& ipv6_profile(Ipv6Profile p);
+  LabOpts& child_grace(std::chrono::milliseconds g) {
+    child_grace_ = g;
+    return *this;
+  }
+  LabOpts& extended_public_v4(Ipv4Net n) {
+    extended_public_v4_ = n;
+    return *this;
+  }
+
+  const std::optional<std::string>& label() const { return label_; }
+  const std::optional<OutDir>& outdir() const { return outdir_; }
+  std::optional<std::uint64_t> seed() const { return seed_; }  // nullopt = $PATCHBAY_SEED or random
+  Ipv6DadMode dad_mode() const { return dad_; }
+  Ipv6ProvisioningMode provisioning_mode() const { return provisioning_; }
+  std::chrono::milliseconds child_grace() const { return child_grace_; }
+  const Ipv4Net& extended_public_v4() const { return extended_public_v4_; }
+
+ private:
+  std::optional<std::string> label_;
+  std::optional<OutDir> outdir_;
+  std::optional<std::uint64_t> seed_;
+  Ipv6DadMode dad_ = Ipv6DadMode::Disabled;
+  Ipv6ProvisioningMode provisioning_ = Ipv6ProvisioningMode::Static;
+  std::chrono::milliseconds child_grace_{1000};
+  Ipv4Net extended_public_v4_ = Ipv4Net::parse("11.0.0.0/8");
+};
+
+// The lab root namespace and its IX bridge (198.18.0.0/24, 2001:db8::/64).
+class Ix : public Node {
+ public:
+  Ipv4Addr gw() const;
+  Ipv6Addr gw_v6() const;
+  Ipv4Net cidr() const;
+  Ipv6Net cidr_v6() const;
+  std::string bridge() const;
+
+  template <class F>
+  auto spawn(F&& f) {
+    return spawn_impl(*this, std::forward<F>(f));
+  }
+
+ private:
+  friend class Lab;
+  using Node::Node;
+};
+
+class Lab {
+ public:
+  // Creates the lab root namespace and the IX; emits lab_created and ix_created.
+  explicit Lab(LabOpts opts = LabOpts{}.outdir_from_env());
+  Lab(Lab&&) noexcept;
+  Lab& operator=(Lab&&) noexcept;
+  ~Lab();  // == shutdown(), errors are logged
+  void shutdown();
+
+  std::string prefix() const;  // "lab-p<pid%9999+1><seq hex>"
+  std::optional<std::string> label() const;
+  std::uint64_t seed() const;
+
+  RouterBuilder add_router(std::string name);  // nothing is registered before build()
+  DeviceBuilder add_device(std::string name);
+  void remove_device(NodeId id);  // kills its processes, emits device_removed
+  void remove_router(NodeId id);  // InUse while devices or sub-routers are attached
+
+  Ix ix() const;
+  std::optional<Device> device(NodeId id) const;
+  std::optional<Router> router(NodeId id) const;
+  std::optional<Device> device_by_name(std::string_view name) const;
+  std::optional<Router> router_by_name(std::string_view name) const;
+  std::vector<Device> devices() const;  // ascending NodeId
+  std::vector<Router> routers() const;
+
+  // NETSIM_IP_<DEV>, NETSIM_IP_<DEV>_<IFACE>, NETSIM_IP6_... (SPEC 12.6)
+  std::map<std::string, std::string> env_vars() const;
+
+  EventSubscription subscribe(std::size_t capacity = 4096) const;
+  LabState state() const;  // the reduced event stream (== state.json content)
+
+ private:
+  std::shared_ptr<detail::LabCore> core_;
+};
+
+}  // namespace patchbay

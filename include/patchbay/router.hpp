@@ -1,0 +1,87 @@
+// patchbay/router.hpp: routers and their builder.
+//
+//   auto isp  = lab.add_router("isp").ip_support(IpSupport::DualStack).build();
+//   auto home = lab.add_router("home").upstream(isp.id()).downstream_pool(AddressPool::Private).build();
+//   home.downstream_cidr();   // 10.0.1.0/24
+//   home.uplink_ip();         // an address on isp's LAN
+//
+// A router is a namespace with forwarding on, one upstream interface ("ix" on the IX, "wan" below
+// another router) and one LAN bridge. Without NAT its downstream prefixes are routed from every
+// ancestor up to the lab root, so public addresses are reachable from anywhere in the lab.
+// Builders validate each setter at once; name, upstream and overlap conflicts surface in build(),
+// and a failed build() leaves nothing allocated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "patchbay/net.hpp"
+#include "patchbay/node.hpp"
+#include "patchbay/types.hpp"
+
+namespace patchbay {
+
+namespace detail {
+struct RouterConfig;
+}
+
+// One side of a router: "ix" / "wan" (uplink) or the LAN bridge.
+struct RouterIface {
+  std::string name;
+  std::optional<Ipv4Addr> ip;
+  std::optional<Ipv6Addr> ip6, ll6;
+};
+
+class Router : public Node {
+ public:
+  std::optional<NodeId> upstream() const;  // nullopt when attached to the IX
+  IpSupport ip_support() const;
+  AddressPool downstream_pool() const;
+  std::optional<std::uint32_t> mtu() const;
+  std::optional<Ipv4Addr> uplink_ip() const;
+  std::optional<Ipv6Addr> uplink_ip_v6() const;
+  std::optional<Ipv4Net> downstream_cidr() const;
+  std::optional<Ipv4Addr> downstream_gw() const;
+  std::optional<Ipv6Net> downstream_cidr_v6() const;
+  std::optional<Ipv6Addr> downstream_gw_v6() const;
+  std::string downstream_bridge() const;
+  std::optional<RouterIface> iface(std::string_view name) const;  // "ix"/"wan" or the bridge name
+  std::vector<RouterIface> interfaces() const;                    // {uplink, LAN}
+
+  template <class F>
+  auto spawn(F&& f) {
+    return spawn_impl(*this, std::forward<F>(f));
+  }
+
+ private:
+  friend class detail::LabCore;
+  friend class RouterBuilder;
+  friend class Lab;
+  using Node::Node;
+};
+
+class RouterBuilder {
+ public:
+  RouterBuilder(RouterBuilder&&) noexcept;
+  RouterBuilder& operator=(RouterBuilder&&) noexcept;
+  ~RouterBuilder();
+
+  RouterBuilder& upstream(NodeId parent);
+  RouterBuilder& ip_support(IpSupport s);
+  RouterBuilder& downstream_pool(AddressPool p);
+  RouterBuilder& downstream_cidr(Ipv4Net net);     // any prefix up to /30; gateway = first host
+  RouterBuilder& downstream_cidr_v6(Ipv6Net net);  // any prefix up to /126
+  RouterBuilder& mtu(std::uint32_t mtu);           // WAN + LAN
+  Router build();                                  // single use
+
+ private:
+  friend class Lab;
+  RouterBuilder(std::weak_ptr<detail::LabCore> lab, std::string name);
+  std::weak_ptr<detail::LabCore> lab_;
+  std::unique_ptr<detail::RouterConfig> cfg_;
+};
+
+}  // namespace patchbay

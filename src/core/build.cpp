@@ -1,0 +1,508 @@
+// Turning builder configurations into namespaces, links, addresses and routes, and back.
+#include <algorithm>
+
+#include "core/ids.hpp"
+#include "core/lab_core.hpp"
+#include "sys/sysctl.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+enum MacRole : std::uint64_t { kDevIface = 1, kDevPort, kLanBridge, kWan, kParentPort };
+sys::Mac mac_for(NodeId id, MacRole role) {
+  return sys::make_mac((id.value << 4) | role);
+}
+
+bool valid_node_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  return true;
+}
+
+void validate_node_name(const std::string& kind, const std::string& n) {
+  if (!valid_node_name(n))
+    throw InvalidArgument(kind + " '" + n + "'", "invalid name (expected 1-64 characters of [A-Za-z0-9_-])");
+  if (n.rfind("region_", 0) == 0)
+    throw InvalidArgument(kind + " '" + n + "'",
+                          "names starting with 'region_' are reserved for region routers");
+}
+
+void validate_ifname(const std::string& dev, const std::string& n) {
+  bool ok = !n.empty() && n.size() <= 15 && n != "." && n != ".." && n != "lo";
+  for (char c : n)
+    if (c == '/' || c == ':' || !std::isgraph(static_cast<unsigned char>(c))) ok = false;
+  if (!ok)
+    throw InvalidArgument("device '" + dev + "'", "invalid interface name '" + n +
+                                                      "' (1-15 characters, no '/', ':' or spaces, not 'lo')");
+}
+
+std::string host_pool_msg(const std::string& owner, const auto& net, std::uint64_t hosts) {
+  return "downstream subnet " + net.to_string() + " of " + owner + " exhausted (" + std::to_string(hosts) +
+         " hosts); use downstream_cidr with a shorter prefix";
+}
+
+std::shared_ptr<Netns> adopt(sys::PreparedNs p) {
+  auto ns = std::make_shared<Netns>();
+  ns->fd = std::move(p.fd);
+  ns->nl = std::move(p.nl);
+  return ns;
+}
+
+}  // namespace
+
+// ---- routers ----
+
+std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
+  validate_node_name("router", cfg.name);
+  const std::string owner = "router '" + cfg.name + "'";
+  const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support);
+  const AddressPool pool = cfg.pool.value_or(AddressPool::Public);
+  if (cfg.cidr && cfg.cidr->prefix_len() > 30)
+    throw InvalidArgument(owner, "downstream_cidr " + cfg.cidr->to_string() + ": prefix longer than /30");
+  if (cfg.cidr6 && cfg.cidr6->prefix_len() > 126)
+    throw InvalidArgument(owner,
+                          "downstream_cidr_v6 " + cfg.cidr6->to_string() + ": prefix longer than /126");
+
+  std::shared_ptr<RouterRec> r;
+  std::shared_ptr<RouterRec> parent;
+  std::vector<AncestorRoute> routes;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) throw Removed(owner, "the lab is shut down");
+    if (names_.count(cfg.name)) throw AlreadyExists(owner, "build: the name is already used by another node");
+    if (cfg.upstream) {
+      auto it = routers_.find(cfg.upstream->value);
+      if (it == routers_.end() || !it->second->alive)
+        throw NotFound(owner,
+                       "build: upstream router " + std::to_string(cfg.upstream->value) + " does not exist");
+      parent = it->second;
+      if (v4 && !parent->hosts4 && !v6)
+        throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv4 LAN");
+      if (v6 && !parent->hosts6 && !v4)
+        throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv6 LAN");
+    }
+    NodeId id{next_id_};
+    r = std::make_shared<RouterRec>(NodeKind::Router, id, cfg.name);
+    r->lan_switch = NodeId{next_id_ + 1};
+    r->ns_label = "lab" + std::to_string(seq_) + "-r" + std::to_string(id.value);
+    r->upstream = cfg.upstream;
+    r->ip_support = cfg.ip_support;
+    r->pool = pool;
+    r->mtu = cfg.mtu;
+    r->wan_name = parent ? "wan" : "ix";
+    r->parent_port_name = (parent ? "h" : "r") + std::to_string(id.value);
+    // Allocate everything first; on any failure give it all back (the plan is transactional
+    // only at this level).
+    try {
+      if (!parent) {
+        if (v4) {
+          auto lease = plan_.alloc_ix_v4(owner);
+          if (lease.new_subnet) r->new_ix_subnet = lease.subnet;
+          r->wan_ip = lease.addr;
+          r->wan_gw = lease.gw;
+          r->wan_prefix = lease.subnet.prefix_len();
+        }
+        if (v6) {
+          r->wan_ip6 = plan_.alloc_ix_v6(owner);
+          r->wan_gw6 = core::AddressPlan::ix_gw_v6();
+          r->wan_prefix6 = core::AddressPlan::ix_cidr_v6().prefix_len();
+        }
+      } else {
+        if (v4 && parent->hosts4) {
+          r->wan_ip = parent->hosts4->alloc();
+          r->wan_gw = parent->hosts4->gateway();
+          r->wan_prefix = parent->lan4->prefix_len();
+        }
+        if (v6 && parent->hosts6) {
+          r->wan_ip6 = parent->hosts6->alloc();
+          r->wan_gw6 = parent->hosts6->gateway();
+          r->wan_prefix6 = parent->lan6->prefix_len();
+        }
+      }
+      if (v6) r->wan_ll6 = core::ll(core::seed2(id.value, parent ? parent->lan_switch.value : 1));
+      if (v4) {
+        if (cfg.cidr) {
+          plan_.reserve_v4(*cfg.cidr, owner);
+          r->lan4 = *cfg.cidr;
+          r->lan4_override = true;
+        } else {
+          r->lan4 = plan_.alloc_downstream_v4(pool, std::nullopt, owner);
+        }
+        std::uint64_t hosts = r->lan4->size() - 3;  // network, gateway, broadcast
+        r->hosts4 = std::make_unique<core::HostPoolV4>(*r->lan4, 2, host_pool_msg(owner, *r->lan4, hosts));
+      }
+      if (v6) {
+        if (cfg.cidr6) {
+          plan_.reserve_v6(*cfg.cidr6, owner);
+          r->lan6 = *cfg.cidr6;
+          r->lan6_override = true;
+        } else {
+          r->lan6 = plan_.alloc_downstream_v6(pool == AddressPool::Public, owner);
+        }
+        r->hosts6 = std::make_unique<core::HostPoolV6>(
+            *r->lan6, 2,
+            "downstream subnet " + r->lan6->to_string() + " of " + owner +
+                " exhausted; use downstream_cidr_v6 with a shorter prefix");
+        r->lan_ll6 = core::ll(core::seed3(id.value, r->lan_switch.value, 0xA5A5));
+      }
+    } catch (...) {
+      release_router_allocs(*r);
+      throw;
+    }
+    next_id_ += 2;
+    names_.emplace(cfg.name, id);
+    routers_.emplace(id.value, r);
+    if (parent) parent->children.insert(id);
+    routes = routes_for(*r);
+    r->ancestor_routes = routes;
+  }
+
+  try {
+    r->ns = adopt(setup_->take());
+    std::vector<sys::Sysctl> sc{{"net/ipv4/conf/all/send_redirects", "0"},
+                                {"net/ipv4/conf/default/send_redirects", "0"},
+                                {"net/ipv4/conf/all/rp_filter", "0"},
+                                {"net/ipv4/conf/default/rp_filter", "0"}};
+    if (v4) sc.push_back({"net/ipv4/ip_forward", "1"});
+    if (v6) sc.push_back({"net/ipv6/conf/all/forwarding", "1"});
+    setup_->in_netns(r->ns->fd.get(), [&] { sys::write_sysctls(sc); });
+
+    // LAN bridge with the gateway addresses.
+    sys::NlBatch lan(owner + ": build");
+    r->lan_ifindex = r->ns->alloc_ifindex();
+    sys::add_bridge(lan, r->lan_name, r->lan_ifindex, mac_for(r->id, kLanBridge), cfg.mtu.value_or(0));
+    if (r->lan4) sys::add_addr(lan, r->lan_ifindex, *r->gw4(), r->lan4->prefix_len());
+    if (r->lan6) {
+      sys::add_addr(lan, r->lan_ifindex, *r->gw6(), r->lan6->prefix_len());
+      sys::add_addr(lan, r->lan_ifindex, *r->lan_ll6, 64);
+    }
+    r->ns->commit(lan);
+
+    // Uplink: a veth whose router end is "ix"/"wan" and whose other end is a port on the
+    // parent's bridge (or the IX bridge in the lab root).
+    if (r->new_ix_subnet) {
+      // The IX grew into a new /24: the lab root answers as its gateway.
+      sys::NlBatch ib(owner + ": extend IX");
+      sys::add_addr(ib, ix_->bridge_ifindex, *r->wan_gw, r->new_ix_subnet->prefix_len());
+      ix_->ns->commit(ib);
+    }
+    Netns& up_ns = parent ? *parent->ns : *ix_->ns;
+    int up_bridge = parent ? parent->lan_ifindex : ix_->bridge_ifindex;
+    r->wan_ifindex = r->ns->alloc_ifindex();
+    r->parent_port_ifindex = up_ns.alloc_ifindex();
+    sys::LinkEnd port{
+        r->parent_port_name, r->parent_port_ifindex, mac_for(r->id, kParentPort), -1, up_bridge, true,
+        cfg.mtu.value_or(0)};
+    sys::LinkEnd wan{r->wan_name, r->wan_ifindex, mac_for(r->id, kWan), r->ns->fd.get(),
+                     0,           false,          cfg.mtu.value_or(0)};
+    sys::NlBatch ub(owner + ": build uplink");
+    sys::add_veth(ub, port, wan);
+    up_ns.commit(ub);
+
+    sys::NlBatch wb(owner + ": build uplink");
+    sys::set_link(wb, r->wan_ifindex, true, std::nullopt, std::nullopt, "bring up " + r->wan_name);
+    if (r->wan_ip) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip, r->wan_prefix);
+    if (r->wan_ip6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip6, r->wan_prefix6);
+    if (r->wan_ll6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ll6, 64);
+    if (r->wan_gw) {
+      sys::Route d;
+      d.family = AF_INET;
+      d.gateway = *r->wan_gw;
+      d.oif = r->wan_ifindex;
+      sys::add_route(wb, d);
+    }
+    if (r->wan_gw6) {
+      sys::Route d;
+      d.family = AF_INET6;
+      d.gateway = *r->wan_gw6;
+      d.oif = r->wan_ifindex;
+      sys::add_route(wb, d);
+    }
+    r->ns->commit(wb);
+    install_routes(routes);
+  } catch (...) {
+    remove_routes(routes);
+    std::lock_guard lk(mu_);
+    names_.erase(cfg.name);
+    routers_.erase(r->id.value);
+    if (parent) parent->children.erase(r->id);
+    release_router_allocs(*r);
+    r->ns.reset();
+    throw;
+  }
+  r->alive = true;
+  auto fields = router_state(*r);
+  fields["name"] = r->name;
+  emit("router_added", std::move(fields));
+  return r;
+}
+
+// Lab lock held.
+void LabCore::release_router_allocs(RouterRec& r) {
+  std::shared_ptr<RouterRec> parent;
+  if (r.upstream) {
+    auto it = routers_.find(r.upstream->value);
+    if (it != routers_.end()) parent = it->second;
+  }
+  auto quiet = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error&) {
+    }
+  };
+  if (r.wan_ip) {
+    if (parent && parent->hosts4)
+      quiet([&] { parent->hosts4->release(*r.wan_ip); });
+    else if (!parent)
+      quiet([&] { plan_.release_ix_v4(*r.wan_ip); });
+  }
+  if (r.wan_ip6) {
+    if (parent && parent->hosts6)
+      quiet([&] { parent->hosts6->release(*r.wan_ip6); });
+    else if (!parent)
+      quiet([&] { plan_.release_ix_v6(*r.wan_ip6); });
+  }
+  if (r.lan4) quiet([&] { plan_.release_v4(*r.lan4); });
+  if (r.lan6) quiet([&] { plan_.release_v6(*r.lan6); });
+}
+
+void LabCore::remove_router(NodeId id) {
+  std::shared_ptr<RouterRec> r;
+  std::shared_ptr<RouterRec> parent;
+  {
+    std::lock_guard lk(mu_);
+    auto it = routers_.find(id.value);
+    if (it == routers_.end() || !it->second->alive)
+      throw NotFound("remove_router", "router " + std::to_string(id.value) + " does not exist");
+    r = it->second;
+    std::string users;
+    for (auto& [dev, ifs] : r->attached) {
+      auto d = devices_.find(dev.value);
+      users += (users.empty() ? "" : ", ") + std::string("device '") +
+               (d != devices_.end() ? d->second->name : std::to_string(dev.value)) + "'";
+    }
+    for (auto child : r->children) {
+      auto c = routers_.find(child.value);
+      users += (users.empty() ? "" : ", ") + std::string("router '") +
+               (c != routers_.end() ? c->second->name : std::to_string(child.value)) + "'";
+    }
+    if (!users.empty()) throw InUse(r->describe(), "remove_router: still connected: " + users);
+    r->alive = false;
+    routers_.erase(it);
+    names_.erase(r->name);
+    if (r->upstream) {
+      auto p = routers_.find(r->upstream->value);
+      if (p != routers_.end()) {
+        parent = p->second;
+        parent->children.erase(r->id);
+      }
+    }
+    release_router_allocs(*r);
+  }
+  std::lock_guard nlk(r->mu);
+  terminate_children(r->id);
+  r->stop_workers();
+  remove_routes(r->ancestor_routes);
+  // Delete the parent-side port explicitly: the namespace may outlive us if a user still holds a
+  // socket in it, and its uplink must not stay attached with an address that will be reused.
+  try {
+    sys::NlBatch b(r->describe() + ": remove");
+    sys::del_link(b, r->parent_port_ifindex, "delete port " + r->parent_port_name);
+    (parent ? *parent->ns : *ix_->ns).commit(b);
+  } catch (const Error&) {
+  }
+  r->ns.reset();
+  emit("router_removed", {{"name", r->name}});
+}
+
+// ---- devices ----
+
+std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
+  validate_node_name("device", cfg.name);
+  const std::string owner = "device '" + cfg.name + "'";
+  if (cfg.ifaces.empty()) throw InvalidArgument(owner, "build: a device needs at least one interface");
+  for (std::size_t i = 0; i < cfg.ifaces.size(); ++i) {
+    validate_ifname(cfg.name, cfg.ifaces[i].first);
+    for (std::size_t j = 0; j < i; ++j)
+      if (cfg.ifaces[j].first == cfg.ifaces[i].first)
+        throw AlreadyExists(owner, "build: interface '" + cfg.ifaces[i].first + "' added twice");
+  }
+  std::string default_if = cfg.default_via.value_or(cfg.ifaces.front().first);
+  if (std::none_of(cfg.ifaces.begin(), cfg.ifaces.end(), [&](auto& p) { return p.first == default_if; }))
+    throw InvalidArgument(owner, "build: default_via '" + default_if + "' is not one of its interfaces");
+
+  std::shared_ptr<DeviceRec> d;
+  std::map<std::uint64_t, std::shared_ptr<RouterRec>> rts;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) throw Removed(owner, "the lab is shut down");
+    if (names_.count(cfg.name)) throw AlreadyExists(owner, "build: the name is already used by another node");
+    for (auto& [ifn, rid] : cfg.ifaces) {
+      auto it = routers_.find(rid.value);
+      if (it == routers_.end() || !it->second->alive)
+        throw NotFound(
+            owner, "build: interface '" + ifn + "': router " + std::to_string(rid.value) + " does not exist");
+      rts[rid.value] = it->second;
+    }
+    NodeId id{next_id_};
+    d = std::make_shared<DeviceRec>(NodeKind::Device, id, cfg.name);
+    d->ns_label = "lab" + std::to_string(seq_) + "-d" + std::to_string(id.value);
+    d->default_if = default_if;
+    d->mtu = cfg.mtu;
+    std::uint64_t next = id.value + 1;
+    try {
+      for (auto& [ifn, rid] : cfg.ifaces) {
+        auto& rt = rts[rid.value];
+        IfaceRec i;
+        i.id = NodeId{next++};
+        i.name = ifn;
+        i.router = rid;
+        if (rt->hosts4) {
+          i.ip = rt->hosts4->alloc();
+          i.gw = rt->hosts4->gateway();
+          i.prefix = rt->lan4->prefix_len();
+        }
+        if (rt->hosts6) {
+          i.ip6 = rt->hosts6->alloc();
+          i.gw6 = rt->hosts6->gateway();
+          i.prefix6 = rt->lan6->prefix_len();
+          i.ll6 = core::ll(i.id.value);
+        }
+        d->ifaces.push_back(std::move(i));
+      }
+    } catch (...) {
+      release_device_allocs(*d);
+      throw;
+    }
+    next_id_ = next;
+    names_.emplace(cfg.name, id);
+    devices_.emplace(id.value, d);
+    for (auto& i : d->ifaces) rts[i.router.value]->attached[id].insert(i.name);
+  }
+
+  try {
+    d->ns = adopt(setup_->take());
+    const std::uint32_t mtu = cfg.mtu.value_or(0);
+    // One veth per interface, created from the router's side: its end joins the LAN bridge, the
+    // peer appears in the device under the user's interface name.
+    std::map<std::uint64_t, sys::NlBatch> per_router;
+    for (auto& i : d->ifaces) {
+      auto& rt = rts[i.router.value];
+      i.ifindex = d->ns->alloc_ifindex();
+      i.port_ifindex = rt->ns->alloc_ifindex();
+      sys::LinkEnd port{"v" + std::to_string(i.id.value),
+                        i.port_ifindex,
+                        mac_for(i.id, kDevPort),
+                        -1,
+                        rt->lan_ifindex,
+                        true,
+                        mtu};
+      sys::LinkEnd dev{i.name, i.ifindex, mac_for(i.id, kDevIface), d->ns->fd.get(), 0, false, mtu};
+      auto [it, fresh] = per_router.try_emplace(i.router.value, owner + ": build");
+      sys::add_veth(it->second, port, dev);
+    }
+    for (auto& [rid, b] : per_router) rts[rid]->ns->commit(b);
+
+    sys::NlBatch db(owner + ": build");
+    for (auto& i : d->ifaces) {
+      sys::set_link(db, i.ifindex, true, std::nullopt, std::nullopt, "bring up " + i.name);
+      if (i.ip) sys::add_addr(db, i.ifindex, *i.ip, i.prefix);
+      if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6);
+      if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
+    }
+    const IfaceRec& def = *d->find(default_if);
+    if (def.gw) {
+      sys::Route r;
+      r.family = AF_INET;
+      r.gateway = *def.gw;
+      r.oif = def.ifindex;
+      sys::add_route(db, r);
+    }
+    if (def.gw6) {
+      sys::Route r;
+      r.family = AF_INET6;
+      r.gateway = *def.gw6;
+      r.oif = def.ifindex;
+      sys::add_route(db, r);
+    }
+    d->ns->commit(db);
+  } catch (...) {
+    // Deleting the router-side ends removes the pairs even if the namespace lingers.
+    for (auto& i : d->ifaces) {
+      if (i.port_ifindex == 0) continue;
+      try {
+        sys::NlBatch b;
+        sys::del_link(b, i.port_ifindex);
+        rts[i.router.value]->ns->commit(b);
+      } catch (const Error&) {
+      }
+    }
+    std::lock_guard lk(mu_);
+    names_.erase(cfg.name);
+    devices_.erase(d->id.value);
+    release_device_allocs(*d);
+    d->ns.reset();
+    throw;
+  }
+  d->alive = true;
+  auto fields = device_state(*d);
+  fields["name"] = d->name;
+  emit("device_added", std::move(fields));
+  return d;
+}
+
+// Lab lock held.
+void LabCore::release_device_allocs(DeviceRec& d) {
+  for (auto& i : d.ifaces) {
+    auto it = routers_.find(i.router.value);
+    if (it == routers_.end()) continue;
+    auto& rt = it->second;
+    try {
+      if (i.ip && rt->hosts4) rt->hosts4->release(*i.ip);
+      if (i.ip6 && rt->hosts6) rt->hosts6->release(*i.ip6);
+    } catch (const Error&) {
+    }
+    auto a = rt->attached.find(d.id);
+    if (a != rt->attached.end()) {
+      a->second.erase(i.name);
+      if (a->second.empty()) rt->attached.erase(a);
+    }
+  }
+}
+
+void LabCore::remove_device(NodeId id) {
+  std::shared_ptr<DeviceRec> d;
+  std::vector<std::pair<std::shared_ptr<RouterRec>, int>> ports;
+  {
+    std::lock_guard lk(mu_);
+    auto it = devices_.find(id.value);
+    if (it == devices_.end() || !it->second->alive)
+      throw NotFound("remove_device", "device " + std::to_string(id.value) + " does not exist");
+    d = it->second;
+    d->alive = false;
+    devices_.erase(it);
+    names_.erase(d->name);
+    for (auto& i : d->ifaces) {
+      auto r = routers_.find(i.router.value);
+      if (r != routers_.end()) ports.emplace_back(r->second, i.port_ifindex);
+    }
+    release_device_allocs(*d);
+  }
+  std::lock_guard nlk(d->mu);
+  terminate_children(d->id);
+  d->stop_workers();
+  for (auto& [rt, port] : ports) {
+    try {
+      sys::NlBatch b(d->describe() + ": remove");
+      sys::del_link(b, port);
+      rt->ns->commit(b);
+    } catch (const Error&) {
+    }
+  }
+  d->ns.reset();
+  emit("device_removed", {{"name", d->name}});
+}
+
+}  // namespace patchbay::detail

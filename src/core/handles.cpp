@@ -1,0 +1,190 @@
+// Accessors of the Router, Device, Iface and Ix handles.
+#include "core/lab_core.hpp"
+#include "patchbay/lab.hpp"
+
+namespace patchbay {
+
+using detail::DeviceRec;
+using detail::IfaceRec;
+using detail::RouterRec;
+
+namespace {
+
+std::shared_ptr<RouterRec> as_router(const std::shared_ptr<detail::NodeRec>& n) {
+  return std::static_pointer_cast<RouterRec>(n);
+}
+std::shared_ptr<DeviceRec> as_device(const std::shared_ptr<detail::NodeRec>& n) {
+  return std::static_pointer_cast<DeviceRec>(n);
+}
+
+}  // namespace
+
+// ---- Router ----
+
+#define ROUTER_GET(expr)     \
+  auto r = as_router(rec()); \
+  std::lock_guard lk(r->mu); \
+  return expr
+
+std::optional<NodeId> Router::upstream() const {
+  ROUTER_GET(r->upstream);
+}
+IpSupport Router::ip_support() const {
+  ROUTER_GET(r->ip_support);
+}
+AddressPool Router::downstream_pool() const {
+  ROUTER_GET(r->pool);
+}
+std::optional<std::uint32_t> Router::mtu() const {
+  ROUTER_GET(r->mtu);
+}
+std::optional<Ipv4Addr> Router::uplink_ip() const {
+  ROUTER_GET(r->wan_ip);
+}
+std::optional<Ipv6Addr> Router::uplink_ip_v6() const {
+  ROUTER_GET(r->wan_ip6);
+}
+std::optional<Ipv4Net> Router::downstream_cidr() const {
+  ROUTER_GET(r->lan4);
+}
+std::optional<Ipv4Addr> Router::downstream_gw() const {
+  ROUTER_GET(r->gw4());
+}
+std::optional<Ipv6Net> Router::downstream_cidr_v6() const {
+  ROUTER_GET(r->lan6);
+}
+std::optional<Ipv6Addr> Router::downstream_gw_v6() const {
+  ROUTER_GET(r->gw6());
+}
+std::string Router::downstream_bridge() const {
+  ROUTER_GET(r->lan_name);
+}
+
+#undef ROUTER_GET
+
+std::vector<RouterIface> Router::interfaces() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return {RouterIface{r->wan_name, r->wan_ip, r->wan_ip6, r->wan_ll6},
+          RouterIface{r->lan_name, r->gw4(), r->gw6(), r->lan_ll6}};
+}
+
+std::optional<RouterIface> Router::iface(std::string_view name) const {
+  for (auto& i : interfaces())
+    if (i.name == name) return i;
+  return std::nullopt;
+}
+
+// ---- Device ----
+
+namespace {
+
+IfaceSnapshot snapshot_of(const detail::LabCore& core, const DeviceRec& d, const IfaceRec& i) {
+  IfaceSnapshot s;
+  s.name = i.name;
+  s.router = core.router_name(i.router);
+  s.router_id = i.router;
+  s.ip = i.ip;
+  s.ip6 = i.ip6;
+  s.ll6 = i.ll6;
+  s.mtu = d.mtu;
+  s.is_default = d.default_if == i.name;
+  s.is_up = i.up;
+  return s;
+}
+
+}  // namespace
+
+std::optional<Ipv4Addr> Device::ip() const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  return d->find(d->default_if)->ip;
+}
+
+std::optional<Ipv6Addr> Device::ip6() const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  return d->find(d->default_if)->ip6;
+}
+
+std::optional<std::uint32_t> Device::mtu() const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  return d->mtu;
+}
+
+std::optional<Iface> Device::iface(std::string_view name) const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  if (!d->find(name)) return std::nullopt;
+  return Iface(lab_, id_, std::string(name));
+}
+
+Iface Device::default_iface() const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  return Iface(lab_, id_, d->default_if);
+}
+
+std::vector<Iface> Device::interfaces() const {
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  std::vector<Iface> out;
+  for (auto& i : d->ifaces) out.push_back(Iface(lab_, id_, i.name));
+  return out;
+}
+
+// ---- Iface ----
+
+IfaceSnapshot Iface::snapshot() const {
+  auto c = lab_.lock();
+  if (!c || c->closing()) throw Removed("interface '" + name_ + "'", "the lab has been destroyed");
+  auto d = c->device(device_);
+  if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
+  std::lock_guard lk(d->mu);
+  auto* i = d->find(name_);
+  if (!i)
+    throw Removed("interface '" + name_ + "'",
+                  "the interface has been removed from device '" + d->name + "'");
+  return snapshot_of(*c, *d, *i);
+}
+
+std::optional<Ipv4Addr> Iface::ip() const {
+  return snapshot().ip;
+}
+std::optional<Ipv6Addr> Iface::ip6() const {
+  return snapshot().ip6;
+}
+std::optional<Ipv6Addr> Iface::ll6() const {
+  return snapshot().ll6;
+}
+NodeId Iface::router() const {
+  return snapshot().router_id;
+}
+bool Iface::is_default() const {
+  return snapshot().is_default;
+}
+bool Iface::is_up() const {
+  return snapshot().is_up;
+}
+
+// ---- Ix ----
+
+Ipv4Addr Ix::gw() const {
+  return core::AddressPlan::ix_gw();
+}
+Ipv6Addr Ix::gw_v6() const {
+  return core::AddressPlan::ix_gw_v6();
+}
+Ipv4Net Ix::cidr() const {
+  return core::AddressPlan::ix_cidr();
+}
+Ipv6Net Ix::cidr_v6() const {
+  return core::AddressPlan::ix_cidr_v6();
+}
+std::string Ix::bridge() const {
+  auto c = core();
+  return c->ix()->bridge;
+}
+
+}  // namespace patchbay

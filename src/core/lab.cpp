@@ -1,0 +1,256 @@
+// Lab, its options and the builders.
+#include "patchbay/lab.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "core/lab_core.hpp"
+
+namespace patchbay {
+
+// ---- LabOpts ----
+
+LabOpts& LabOpts::outdir_from_env() {
+  if (const char* env = std::getenv("PATCHBAY_OUTDIR"); env != nullptr && *env != '\0')
+    outdir_ = OutDir::nested(env);
+  return *this;
+}
+
+LabOpts& LabOpts::ipv6_profile(Ipv6Profile p) {
+  if (p == Ipv6Profile::Deterministic) {
+    dad_ = Ipv6DadMode::Disabled;
+    provisioning_ = Ipv6ProvisioningMode::Static;
+  } else {
+    dad_ = Ipv6DadMode::Enabled;
+    provisioning_ = Ipv6ProvisioningMode::RaDriven;
+  }
+  return *this;
+}
+
+// ---- Lab ----
+
+Lab::Lab(LabOpts opts) : core_(std::make_shared<detail::LabCore>(std::move(opts))) {}
+Lab::Lab(Lab&&) noexcept = default;
+Lab& Lab::operator=(Lab&& o) noexcept {
+  if (this != &o) {
+    if (core_) core_->shutdown();
+    core_ = std::move(o.core_);
+  }
+  return *this;
+}
+
+Lab::~Lab() {
+  if (!core_) return;
+  try {
+    core_->shutdown();
+  } catch (const std::exception& e) {
+    std::cerr << "patchbay: lab " << core_->prefix() << " teardown: " << e.what() << "\n";
+  }
+}
+
+void Lab::shutdown() {
+  if (core_) core_->shutdown();
+}
+
+namespace {
+detail::LabCore& live(const std::shared_ptr<detail::LabCore>& c) {
+  if (!c || c->closing()) throw Removed("lab", "the lab has been shut down");
+  return *c;
+}
+}  // namespace
+
+std::string Lab::prefix() const {
+  return live(core_).prefix();
+}
+std::optional<std::string> Lab::label() const {
+  return live(core_).opts().label();
+}
+std::uint64_t Lab::seed() const {
+  return live(core_).seed();
+}
+
+RouterBuilder Lab::add_router(std::string name) {
+  live(core_);
+  return RouterBuilder(core_, std::move(name));
+}
+
+DeviceBuilder Lab::add_device(std::string name) {
+  live(core_);
+  return DeviceBuilder(core_, std::move(name));
+}
+
+void Lab::remove_device(NodeId id) {
+  live(core_).remove_device(id);
+}
+void Lab::remove_router(NodeId id) {
+  live(core_).remove_router(id);
+}
+
+Ix Lab::ix() const {
+  return Ix(live(core_).weak_from_this(), NodeId{1}, "ix");
+}
+
+std::optional<Device> Lab::device(NodeId id) const {
+  auto d = live(core_).device(id);
+  if (!d || !d->alive) return std::nullopt;
+  return Device(core_, d->id, d->name);
+}
+
+std::optional<Router> Lab::router(NodeId id) const {
+  auto r = live(core_).router(id);
+  if (!r || !r->alive) return std::nullopt;
+  return Router(core_, r->id, r->name);
+}
+
+std::optional<Device> Lab::device_by_name(std::string_view name) const {
+  auto n = live(core_).by_name(name);
+  if (!n || !n->alive || n->kind != detail::NodeKind::Device) return std::nullopt;
+  return Device(core_, n->id, n->name);
+}
+
+std::optional<Router> Lab::router_by_name(std::string_view name) const {
+  auto n = live(core_).by_name(name);
+  if (!n || !n->alive || n->kind != detail::NodeKind::Router) return std::nullopt;
+  return Router(core_, n->id, n->name);
+}
+
+std::vector<Device> Lab::devices() const {
+  std::vector<Device> out;
+  for (auto& d : live(core_).devices()) out.push_back(Device(core_, d->id, d->name));
+  return out;
+}
+
+std::vector<Router> Lab::routers() const {
+  std::vector<Router> out;
+  for (auto& r : live(core_).routers()) out.push_back(Router(core_, r->id, r->name));
+  return out;
+}
+
+namespace {
+std::string env_key(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_');
+  return out;
+}
+}  // namespace
+
+std::map<std::string, std::string> Lab::env_vars() const {
+  std::map<std::string, std::string> out;
+  for (auto& d : live(core_).devices()) {
+    std::lock_guard lk(d->mu);
+    auto key = env_key(d->name);
+    for (auto& i : d->ifaces) {
+      if (i.ip) {
+        out["NETSIM_IP_" + key + "_" + env_key(i.name)] = i.ip->to_string();
+        if (i.name == d->default_if) out["NETSIM_IP_" + key] = i.ip->to_string();
+      }
+      if (i.ip6) {
+        out["NETSIM_IP6_" + key + "_" + env_key(i.name)] = i.ip6->to_string();
+        if (i.name == d->default_if) out["NETSIM_IP6_" + key] = i.ip6->to_string();
+      }
+    }
+  }
+  return out;
+}
+
+EventSubscription Lab::subscribe(std::size_t capacity) const {
+  return live(core_).bus().subscribe(capacity);
+}
+
+LabState Lab::state() const {
+  return live(core_).state();
+}
+
+// ---- RouterBuilder ----
+
+RouterBuilder::RouterBuilder(std::weak_ptr<detail::LabCore> lab, std::string name)
+    : lab_(std::move(lab)), cfg_(std::make_unique<detail::RouterConfig>()) {
+  cfg_->name = std::move(name);
+}
+RouterBuilder::RouterBuilder(RouterBuilder&&) noexcept = default;
+RouterBuilder& RouterBuilder::operator=(RouterBuilder&&) noexcept = default;
+RouterBuilder::~RouterBuilder() = default;
+
+RouterBuilder& RouterBuilder::upstream(NodeId parent) {
+  cfg_->upstream = parent;
+  return *this;
+}
+RouterBuilder& RouterBuilder::ip_support(IpSupport s) {
+  cfg_->ip_support = s;
+  return *this;
+}
+RouterBuilder& RouterBuilder::downstream_pool(AddressPool p) {
+  cfg_->pool = p;
+  return *this;
+}
+RouterBuilder& RouterBuilder::downstream_cidr(Ipv4Net net) {
+  if (net.prefix_len() > 30)
+    throw InvalidArgument("router '" + cfg_->name + "'",
+                          "downstream_cidr " + net.to_string() + ": prefix longer than /30 leaves no host");
+  cfg_->cidr = net;
+  return *this;
+}
+RouterBuilder& RouterBuilder::downstream_cidr_v6(Ipv6Net net) {
+  if (net.prefix_len() > 126)
+    throw InvalidArgument("router '" + cfg_->name + "'", "downstream_cidr_v6 " + net.to_string() +
+                                                             ": prefix longer than /126 leaves no host");
+  cfg_->cidr6 = net;
+  return *this;
+}
+RouterBuilder& RouterBuilder::mtu(std::uint32_t mtu) {
+  if (mtu < 68 || mtu > 65535)
+    throw InvalidArgument("router '" + cfg_->name + "'", "mtu " + std::to_string(mtu) + " outside 68..65535");
+  cfg_->mtu = mtu;
+  return *this;
+}
+
+Router RouterBuilder::build() {
+  if (cfg_->built)
+    throw InvalidArgument("router '" + cfg_->name + "'", "build() called twice on one builder");
+  auto core = lab_.lock();
+  if (!core || core->closing()) throw Removed("router '" + cfg_->name + "'", "the lab has been shut down");
+  cfg_->built = true;
+  auto r = core->build_router(*cfg_);
+  return Router(core, r->id, r->name);
+}
+
+// ---- DeviceBuilder ----
+
+DeviceBuilder::DeviceBuilder(std::weak_ptr<detail::LabCore> lab, std::string name)
+    : lab_(std::move(lab)), cfg_(std::make_unique<detail::DeviceConfig>()) {
+  cfg_->name = std::move(name);
+}
+DeviceBuilder::DeviceBuilder(DeviceBuilder&&) noexcept = default;
+DeviceBuilder& DeviceBuilder::operator=(DeviceBuilder&&) noexcept = default;
+DeviceBuilder::~DeviceBuilder() = default;
+
+DeviceBuilder& DeviceBuilder::iface(std::string ifname, NodeId router) {
+  cfg_->ifaces.emplace_back(std::move(ifname), router);
+  return *this;
+}
+DeviceBuilder& DeviceBuilder::uplink(NodeId router) {
+  return iface("eth" + std::to_string(cfg_->ifaces.size()), router);
+}
+DeviceBuilder& DeviceBuilder::default_via(std::string ifname) {
+  cfg_->default_via = std::move(ifname);
+  return *this;
+}
+DeviceBuilder& DeviceBuilder::mtu(std::uint32_t mtu) {
+  if (mtu < 68 || mtu > 65535)
+    throw InvalidArgument("device '" + cfg_->name + "'", "mtu " + std::to_string(mtu) + " outside 68..65535");
+  cfg_->mtu = mtu;
+  return *this;
+}
+
+Device DeviceBuilder::build() {
+  if (cfg_->built)
+    throw InvalidArgument("device '" + cfg_->name + "'", "build() called twice on one builder");
+  auto core = lab_.lock();
+  if (!core || core->closing()) throw Removed("device '" + cfg_->name + "'", "the lab has been shut down");
+  cfg_->built = true;
+  auto d = core->build_device(*cfg_);
+  return Device(core, d->id, d->name);
+}
+
+}  // namespace patchbay

@@ -1,0 +1,338 @@
+#include "core/lab_core.hpp"
+
+#include <unistd.h>
+
+#include <random>
+#include <regex>
+
+#include "core/ids.hpp"
+#include "sys/sysctl.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> g_lab_seq{0};
+
+enum MacRole : std::uint64_t { kIxBridge = 6 };
+sys::Mac mac_for(NodeId id, MacRole role) {
+  return sys::make_mac((id.value << 4) | role);
+}
+
+}  // namespace
+
+// ---- NodeRec ----
+
+std::string NodeRec::kind_name() const {
+  switch (kind) {
+    case NodeKind::Ix:
+      return "ix";
+    case NodeKind::Router:
+      return "router";
+    case NodeKind::Device:
+      return "device";
+  }
+  return "node";
+}
+
+std::string NodeRec::describe() const {
+  return kind_name() + " '" + name + "'";
+}
+
+void NodeRec::stop_workers() {
+  std::shared_ptr<SyncWorker> s;
+  std::unique_ptr<IoWorker> a;
+  {
+    std::lock_guard lk(exec_mu);
+    s = std::move(sw);
+    a = std::move(aw);
+  }
+  a.reset();
+  s.reset();
+}
+
+IfaceRec* DeviceRec::find(std::string_view n) {
+  for (auto& i : ifaces)
+    if (i.name == n) return &i;
+  return nullptr;
+}
+
+// ---- LabCore ----
+
+LabCore::LabCore(LabOpts opts)
+    : opts_(std::move(opts)), seq_(++g_lab_seq), plan_([&] {
+        core::AddressPlan::Options o;
+        o.extended_public_v4 = opts_.extended_public_v4();
+        return o;
+      }()) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "lab-p%d%llx", static_cast<int>(::getpid() % 9999 + 1),
+                static_cast<unsigned long long>(seq_));
+  prefix_ = buf;
+  if (opts_.seed()) {
+    seed_ = *opts_.seed();
+  } else if (const char* env = std::getenv("PATCHBAY_SEED"); env != nullptr && *env != '\0') {
+    try {
+      seed_ = std::stoull(env, nullptr, 0);
+    } catch (const std::exception&) {
+      throw InvalidArgument("PATCHBAY_SEED", std::string("not an unsigned integer: '") + env + "'");
+    }
+  } else {
+    std::random_device rd;
+    seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }
+  bus_.set_sink([this](const LabEvent& ev) {
+    std::lock_guard lk(state_mu_);
+    state_.apply(ev);
+  });
+  setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
+  create_root();
+}
+
+LabCore::~LabCore() {
+  shutdown();
+}
+
+std::vector<sys::Sysctl> LabCore::lab_sysctls() const {
+  // No automatic link-local addresses: IPv6-capable interfaces get the deterministic one (SPEC
+  // 3.6) and IPv4-only nodes stay silent on IPv6 (no DAD, MLD or RS floods on shared bridges).
+  std::vector<sys::Sysctl> s{{"net/ipv6/conf/default/addr_gen_mode", "1"}};
+  if (opts_.dad_mode() == Ipv6DadMode::Disabled) {
+    for (const char* scope : {"all", "default"}) {
+      s.push_back({std::string("net/ipv6/conf/") + scope + "/accept_dad", "0"});
+      s.push_back({std::string("net/ipv6/conf/") + scope + "/dad_transmits", "0"});
+    }
+  }
+  return s;
+}
+
+void LabCore::emit(const std::string& kind, nlohmann::json fields) {
+  bus_.publish(kind, std::move(fields));
+}
+
+void LabCore::create_root() {
+  ix_ = std::make_shared<IxRec>(NodeKind::Ix, NodeId{1}, "ix");
+  ix_->ns_label = "lab" + std::to_string(seq_) + "-root";
+  auto p = setup_->create_home();
+  ix_->ns = std::make_shared<Netns>();
+  ix_->ns->fd = std::move(p.fd);
+  ix_->ns->nl = std::move(p.nl);
+  setup_->in_netns(ix_->ns->fd.get(), [] {
+    sys::write_sysctls({{"net/ipv4/ip_forward", "1"},
+                        {"net/ipv6/conf/all/forwarding", "1"},
+                        {"net/ipv4/conf/all/send_redirects", "0"},
+                        {"net/ipv4/conf/default/send_redirects", "0"},
+                        {"net/ipv4/conf/all/rp_filter", "0"},
+                        {"net/ipv4/conf/default/rp_filter", "0"}});
+  });
+  sys::NlBatch b("lab '" + prefix_ + "': create IX");
+  ix_->bridge_ifindex = ix_->ns->alloc_ifindex();
+  sys::add_bridge(b, ix_->bridge, ix_->bridge_ifindex, mac_for(NodeId{1}, kIxBridge), 0);
+  sys::add_addr(b, ix_->bridge_ifindex, core::AddressPlan::ix_gw(),
+                core::AddressPlan::ix_cidr().prefix_len());
+  sys::add_addr(b, ix_->bridge_ifindex, core::AddressPlan::ix_gw_v6(),
+                core::AddressPlan::ix_cidr_v6().prefix_len());
+  // Kernel link-locals are off lab-wide, but a forwarding interface needs one: neighbour
+  // solicitations for forwarded packets are sent from a link-local source or not at all.
+  sys::add_addr(b, ix_->bridge_ifindex, core::ll(1), 64);
+  ix_->ns->commit(b);
+  ix_->alive = true;
+
+  nlohmann::json created{{"lab_prefix", prefix_},
+                         {"label", opts_.label() ? nlohmann::json(*opts_.label()) : nlohmann::json(nullptr)},
+                         {"seed", seed_},
+                         {"version", PATCHBAY_VERSION},
+                         {"engine", "userspace"}};
+  emit("lab_created", std::move(created));
+  emit("ix_created", {{"bridge", ix_->bridge},
+                      {"cidr", core::AddressPlan::ix_cidr().to_string()},
+                      {"gw", core::AddressPlan::ix_gw().to_string()},
+                      {"cidr_v6", core::AddressPlan::ix_cidr_v6().to_string()},
+                      {"gw_v6", core::AddressPlan::ix_gw_v6().to_string()}});
+}
+
+void LabCore::shutdown() {
+  if (closing_.exchange(true)) return;
+  {
+    std::shared_ptr<Spawner> sp;
+    {
+      std::lock_guard lk(spawner_mu_);
+      sp = std::move(spawner_);
+    }
+    if (sp) sp->terminate(std::nullopt, opts_.child_grace());
+  }
+  std::vector<std::shared_ptr<NodeRec>> nodes;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, d] : devices_) nodes.push_back(d);
+    for (auto& [id, r] : routers_) nodes.push_back(r);
+    devices_.clear();
+    routers_.clear();
+    names_.clear();
+  }
+  if (ix_) nodes.push_back(ix_);
+  for (auto& n : nodes) {
+    n->alive = false;
+    n->stop_workers();
+  }
+  setup_->stop();
+  // Closing the namespace fds lets the kernel destroy every interface, route and table in them.
+  for (auto& n : nodes) {
+    std::lock_guard lk(n->mu);
+    n->ns.reset();
+  }
+}
+
+void LabCore::terminate_children(NodeId id) {
+  std::shared_ptr<Spawner> sp;
+  {
+    std::lock_guard lk(spawner_mu_);
+    sp = spawner_;
+  }
+  if (sp) sp->terminate(id, opts_.child_grace());
+}
+
+std::shared_ptr<Spawner> LabCore::spawner() {
+  std::lock_guard lk(spawner_mu_);
+  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab is shut down");
+  if (!spawner_) {
+    std::weak_ptr<LabCore> weak = weak_from_this();
+    spawner_ = std::make_shared<Spawner>([weak](const ChildState& c) {
+      auto self = weak.lock();
+      if (!self) return;
+      nlohmann::json f{{"node", c.node_name}, {"pid", c.pid}, {"exit_code", nullptr}};
+      if (c.status && c.status->code) f["exit_code"] = *c.status->code;
+      if (c.status && c.status->signal) f["signal"] = *c.status->signal;
+      self->emit("command_exited", std::move(f));
+    });
+  }
+  return spawner_;
+}
+
+// ---- lookups ----
+
+std::shared_ptr<NodeRec> LabCore::node(NodeId id) const {
+  if (id.value == 1) return ix_;
+  std::lock_guard lk(mu_);
+  if (auto it = routers_.find(id.value); it != routers_.end()) return it->second;
+  if (auto it = devices_.find(id.value); it != devices_.end()) return it->second;
+  return nullptr;
+}
+
+std::shared_ptr<RouterRec> LabCore::router(NodeId id) const {
+  std::lock_guard lk(mu_);
+  auto it = routers_.find(id.value);
+  return it == routers_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<DeviceRec> LabCore::device(NodeId id) const {
+  std::lock_guard lk(mu_);
+  auto it = devices_.find(id.value);
+  return it == devices_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<NodeRec> LabCore::by_name(std::string_view name) const {
+  std::lock_guard lk(mu_);
+  auto it = names_.find(name);
+  if (it == names_.end()) return nullptr;
+  if (auto r = routers_.find(it->second.value); r != routers_.end()) return r->second;
+  if (auto d = devices_.find(it->second.value); d != devices_.end()) return d->second;
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<RouterRec>> LabCore::routers() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::shared_ptr<RouterRec>> out;
+  for (auto& [id, r] : routers_)
+    if (r->alive) out.push_back(r);
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a->id < b->id; });
+  return out;
+}
+
+std::vector<std::shared_ptr<DeviceRec>> LabCore::devices() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::shared_ptr<DeviceRec>> out;
+  for (auto& [id, d] : devices_)
+    if (d->alive) out.push_back(d);
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a->id < b->id; });
+  return out;
+}
+
+std::string LabCore::router_name(NodeId id) const {
+  auto r = router(id);
+  return r ? r->name : std::string();
+}
+
+Netns& LabCore::ns_of(NodeId owner) {
+  if (owner.value <= 1) return *ix_->ns;
+  auto r = router(owner);
+  if (!r || !r->ns)
+    throw Removed("router " + std::to_string(owner.value), "removed while routes were updated");
+  return *r->ns;
+}
+
+// ---- routes toward a router's prefixes ----
+
+std::vector<AncestorRoute> LabCore::routes_for(const RouterRec& r) const {
+  // Prefixes this router exposes (no NAT yet: the whole LAN is routed end to end).
+  std::vector<std::pair<IpAddr, std::uint8_t>> v4, v6;
+  if (r.lan4) v4.emplace_back(r.lan4->addr(), r.lan4->prefix_len());
+  if (r.lan6) v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
+  std::vector<AncestorRoute> out;
+  // Walk up: at each ancestor the next hop is the WAN address of the child on the path.
+  const RouterRec* child = &r;
+  for (;;) {
+    NodeId owner{1};
+    const RouterRec* parent = nullptr;
+    if (child->upstream) {
+      auto it = routers_.find(child->upstream->value);
+      if (it == routers_.end()) break;
+      parent = it->second.get();
+      owner = parent->id;
+    }
+    for (auto& [dst, len] : v4) {
+      if (!child->wan_ip) break;
+      sys::Route rt;
+      rt.family = AF_INET;
+      rt.dst = dst;
+      rt.dst_len = len;
+      rt.gateway = *child->wan_ip;
+      out.push_back({owner, rt});
+    }
+    for (auto& [dst, len] : v6) {
+      if (!child->wan_ip6) break;
+      sys::Route rt;
+      rt.family = AF_INET6;
+      rt.dst = dst;
+      rt.dst_len = len;
+      rt.gateway = *child->wan_ip6;
+      out.push_back({owner, rt});
+    }
+    if (!parent) break;
+    child = parent;
+  }
+  return out;
+}
+
+void LabCore::install_routes(const std::vector<AncestorRoute>& routes) {
+  std::map<std::uint64_t, sys::NlBatch> batches;
+  for (const auto& ar : routes) {
+    auto& b = batches[ar.owner.value];
+    sys::add_route(b, ar.route, true);
+  }
+  for (auto& [owner, b] : batches) ns_of(NodeId{owner}).commit(b);
+}
+
+void LabCore::remove_routes(const std::vector<AncestorRoute>& routes) {
+  for (const auto& ar : routes) {
+    try {
+      sys::NlBatch b;
+      sys::del_route(b, ar.route);
+      ns_of(ar.owner).commit(b);
+    } catch (const Error&) {
+      // The ancestor may be going away too; its routes vanish with its namespace.
+    }
+  }
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,231 @@
+// The lab's model: node records, the address plan, and the orchestration that turns builder
+// configurations into kernel objects. Handles (Router, Device, ...) are thin views onto this.
+//
+// Locking: `mu_` (the lab lock) guards the maps, the name space, the address plan and every host
+// pool; it is never held across a kernel call. Each node has its own `mu` for its mutable state;
+// the order is node lock -> lab lock, never the reverse.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/addr_plan.hpp"
+#include "events/bus.hpp"
+#include "exec/spawner.hpp"
+#include "exec/worker.hpp"
+#include "patchbay/lab.hpp"
+#include "sys/netlink.hpp"
+#include "sys/rtnl.hpp"
+#include "sys/setup_thread.hpp"
+
+namespace patchbay::detail {
+
+// A network namespace and its netlink socket (opened inside once, usable from any thread).
+struct Netns {
+  UniqueFd fd;
+  sys::NetlinkSocket nl;
+  std::mutex nl_mu;
+  std::atomic<int> next_ifindex{2};  // 1 is lo
+
+  void commit(sys::NlBatch& b) {
+    std::lock_guard lk(nl_mu);
+    nl.commit(b);
+  }
+  int alloc_ifindex() { return next_ifindex.fetch_add(1); }
+};
+
+enum class NodeKind { Ix, Router, Device };
+
+struct NodeRec {
+  NodeKind kind;
+  NodeId id;
+  std::string name;
+  std::string ns_label;
+  std::shared_ptr<Netns> ns;
+  std::mutex mu;  // serialises every mutation of this node
+  std::atomic<bool> alive{false};
+
+  std::mutex exec_mu;
+  std::shared_ptr<SyncWorker> sw;
+  std::unique_ptr<IoWorker> aw;
+
+  NodeRec(NodeKind k, NodeId i, std::string n) : kind(k), id(i), name(std::move(n)) {}
+  virtual ~NodeRec() = default;
+  std::string describe() const;  // "router 'home'"
+  std::string kind_name() const;
+  void stop_workers();
+};
+
+struct IfaceRec {
+  NodeId id;
+  std::string name;
+  NodeId router;
+  int ifindex = 0;       // in the device namespace
+  int port_ifindex = 0;  // "v<id>" on the router's LAN bridge
+  std::optional<Ipv4Addr> ip, gw;
+  std::uint8_t prefix = 0;
+  std::optional<Ipv6Addr> ip6, gw6, ll6;
+  std::uint8_t prefix6 = 0;
+  bool up = true;
+};
+
+struct DeviceRec : NodeRec {
+  using NodeRec::NodeRec;
+  std::vector<IfaceRec> ifaces;
+  std::string default_if;
+  std::optional<std::uint32_t> mtu;
+  IfaceRec* find(std::string_view n);
+};
+
+// A route this router's prefixes need in one ancestor namespace (0 = lab root).
+struct AncestorRoute {
+  NodeId owner;
+  sys::Route route;
+};
+
+struct RouterRec : NodeRec {
+  using NodeRec::NodeRec;
+  NodeId lan_switch;
+  std::optional<NodeId> upstream;
+  IpSupport ip_support = IpSupport::V4Only;
+  AddressPool pool = AddressPool::Public;
+  std::optional<std::uint32_t> mtu;
+
+  // Uplink ("ix" or "wan") and the port on the parent's bridge.
+  std::string wan_name;
+  int wan_ifindex = 0;
+  std::string parent_port_name;
+  int parent_port_ifindex = 0;
+  std::optional<Ipv4Addr> wan_ip, wan_gw;
+  std::uint8_t wan_prefix = 0;
+  std::optional<Ipv6Addr> wan_ip6, wan_gw6, wan_ll6;
+  std::uint8_t wan_prefix6 = 0;
+  std::optional<Ipv4Net> new_ix_subnet;  // first router in an extra IX subnet: root owns .1
+
+  // LAN bridge.
+  std::string lan_name = "br-lan";
+  int lan_ifindex = 0;
+  std::optional<Ipv4Net> lan4;
+  std::optional<Ipv6Net> lan6;
+  bool lan4_override = false, lan6_override = false;
+  std::unique_ptr<core::HostPoolV4> hosts4;  // guarded by the lab lock
+  std::unique_ptr<core::HostPoolV6> hosts6;
+  std::optional<Ipv6Addr> lan_ll6;
+
+  // Topology (guarded by the lab lock).
+  std::set<NodeId> children;
+  std::map<NodeId, std::set<std::string>> attached;  // device -> its interfaces on this LAN
+  std::vector<AncestorRoute> ancestor_routes;
+
+  std::optional<Ipv4Addr> gw4() const { return hosts4 ? std::optional(hosts4->gateway()) : std::nullopt; }
+  std::optional<Ipv6Addr> gw6() const { return hosts6 ? std::optional(hosts6->gateway()) : std::nullopt; }
+};
+
+struct IxRec : NodeRec {
+  using NodeRec::NodeRec;
+  int bridge_ifindex = 0;
+  std::string bridge = "br-ix";
+};
+
+struct RouterConfig {
+  std::string name;
+  std::optional<NodeId> upstream;
+  IpSupport ip_support = IpSupport::V4Only;
+  std::optional<AddressPool> pool;
+  std::optional<Ipv4Net> cidr;
+  std::optional<Ipv6Net> cidr6;
+  std::optional<std::uint32_t> mtu;
+  bool built = false;
+};
+
+struct DeviceConfig {
+  std::string name;
+  std::vector<std::pair<std::string, NodeId>> ifaces;
+  std::optional<std::string> default_via;
+  std::optional<std::uint32_t> mtu;
+  bool built = false;
+};
+
+class LabCore : public std::enable_shared_from_this<LabCore> {
+ public:
+  explicit LabCore(LabOpts opts);
+  ~LabCore();
+  void shutdown();
+
+  const LabOpts& opts() const { return opts_; }
+  const std::string& prefix() const { return prefix_; }
+  std::uint64_t seed() const { return seed_; }
+  std::uint64_t seq() const { return seq_; }
+
+  std::shared_ptr<RouterRec> build_router(const RouterConfig& cfg);
+  std::shared_ptr<DeviceRec> build_device(const DeviceConfig& cfg);
+  void remove_device(NodeId id);
+  void remove_router(NodeId id);
+
+  std::shared_ptr<NodeRec> node(NodeId id) const;  // nullptr if unknown or removed
+  std::shared_ptr<RouterRec> router(NodeId id) const;
+  std::shared_ptr<DeviceRec> device(NodeId id) const;
+  std::shared_ptr<NodeRec> by_name(std::string_view name) const;
+  std::shared_ptr<IxRec> ix() const { return ix_; }
+  std::vector<std::shared_ptr<RouterRec>> routers() const;
+  std::vector<std::shared_ptr<DeviceRec>> devices() const;
+  std::string router_name(NodeId id) const;
+
+  events::EventBus& bus() { return bus_; }
+  sys::SetupThread& setup() { return *setup_; }
+  LabState state() const {
+    std::lock_guard lk(state_mu_);
+    return state_;
+  }
+  std::shared_ptr<Spawner> spawner();  // started on first use
+  void terminate_children(NodeId id);  // of one node, with the lab's grace period
+  bool closing() const { return closing_.load(); }
+
+  nlohmann::json router_state(const RouterRec& r) const;  // RouterState fields (SPEC 13.3)
+  nlohmann::json device_state(const DeviceRec& d) const;
+  nlohmann::json iface_snapshot(const DeviceRec& d, const IfaceRec& i) const;
+
+ private:
+  void create_root();
+  void teardown_router_kernel(RouterRec& r);
+  void release_router_allocs(RouterRec& r);
+  void release_device_allocs(DeviceRec& d);
+  std::vector<AncestorRoute> routes_for(const RouterRec& r) const;  // lab lock held
+  void install_routes(const std::vector<AncestorRoute>& routes);
+  void remove_routes(const std::vector<AncestorRoute>& routes);
+  Netns& ns_of(NodeId owner);  // 0 or 1 = lab root
+  std::vector<sys::Sysctl> lab_sysctls() const;
+  void emit(const std::string& kind, nlohmann::json fields);
+
+  LabOpts opts_;
+  std::uint64_t seq_;
+  std::string prefix_;
+  std::uint64_t seed_;
+  std::atomic<bool> closing_{false};
+
+  mutable std::mutex mu_;
+  core::AddressPlan plan_;
+  std::uint64_t next_id_ = 2;  // the IX switch is 1
+  std::unordered_map<std::uint64_t, std::shared_ptr<RouterRec>> routers_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<DeviceRec>> devices_;
+  std::map<std::string, NodeId, std::less<>> names_;
+  std::shared_ptr<IxRec> ix_;
+
+  std::unique_ptr<sys::SetupThread> setup_;
+  events::EventBus bus_;
+  mutable std::mutex state_mu_;
+  LabState state_;  // the reducer applied to every event (what state.json will hold)
+  std::mutex spawner_mu_;
+  std::shared_ptr<Spawner> spawner_;
+};
+
+}  // namespace patchbay::detail

@@ -1,0 +1,88 @@
+// RouterState / DeviceState / IfaceSnapshot JSON (SPEC 13.3), used by router_added and
+// device_added events and by anything that reports a node's state.
+#include "core/lab_core.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+template <class T>
+nlohmann::json opt(const std::optional<T>& v) {
+  if (!v) return nullptr;
+  if constexpr (std::is_arithmetic_v<T>)
+    return *v;
+  else
+    return v->to_string();
+}
+
+}  // namespace
+
+nlohmann::json LabCore::router_state(const RouterRec& r) const {
+  std::string upstream_name;
+  nlohmann::json devices = nlohmann::json::array();
+  {
+    std::lock_guard lk(mu_);
+    if (r.upstream) {
+      auto it = routers_.find(r.upstream->value);
+      if (it != routers_.end()) upstream_name = it->second->name;
+    }
+    std::vector<std::pair<NodeId, std::string>> names;
+    for (auto& [id, ifs] : r.attached) {
+      auto it = devices_.find(id.value);
+      if (it != devices_.end() && it->second->alive) names.emplace_back(id, it->second->name);
+    }
+    for (auto& [id, n] : names) devices.push_back(n);
+  }
+  return {
+      {"ns", r.ns_label},
+      {"region", nullptr},
+      {"nat", "none"},
+      {"nat_v6", "none"},
+      {"firewall", "none"},
+      {"ip_support", to_string(r.ip_support)},
+      {"mtu", opt(r.mtu)},
+      {"upstream", r.upstream ? nlohmann::json(upstream_name) : nlohmann::json(nullptr)},
+      {"uplink_ip", opt(r.wan_ip)},
+      {"uplink_ip_v6", opt(r.wan_ip6)},
+      {"uplink_ll_v6", opt(r.wan_ll6)},
+      {"downstream_cidr", opt(r.lan4)},
+      {"downstream_gw", opt(r.gw4())},
+      {"downstream_cidr_v6", opt(r.lan6)},
+      {"downstream_gw_v6", opt(r.gw6())},
+      {"downstream_ll_v6", opt(r.lan_ll6)},
+      {"downstream_bridge", r.lan_name},
+      {"downlink_condition", nullptr},
+      {"devices", devices},
+      {"counters", nlohmann::json::object()},
+      {"preset", nullptr},
+      {"block_icmp_frag_needed", false},
+      {"ra_enabled", true},
+      {"ra_interval_secs", 30},
+      {"ra_lifetime_secs", 1800},
+      {"uplink_condition", {{"up", nullptr}, {"down", nullptr}}},
+  };
+}
+
+nlohmann::json LabCore::iface_snapshot(const DeviceRec&, const IfaceRec& i) const {
+  return {
+      {"name", i.name},
+      {"router", router_name(i.router)},
+      {"ip", opt(i.ip)},
+      {"ip_v6", opt(i.ip6)},
+      {"ll_v6", opt(i.ll6)},
+      {"link_condition", nullptr},
+      {"link_condition_down", nullptr},
+      {"is_up", i.up},
+  };
+}
+
+nlohmann::json LabCore::device_state(const DeviceRec& d) const {
+  nlohmann::json ifs = nlohmann::json::array();
+  for (const auto& i : d.ifaces) ifs.push_back(iface_snapshot(d, i));
+  return {
+      {"ns", d.ns_label},  {"default_via", d.default_if},          {"mtu", opt(d.mtu)},
+      {"interfaces", ifs}, {"counters", nlohmann::json::object()},
+  };
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,70 @@
+// Small observers shared by the integration tests.
+#pragma once
+
+#include <dirent.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "patchbay/patchbay.hpp"
+
+namespace pbtest {
+
+inline int thread_count() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+inline int fd_count() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (auto* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n - 1;  // the directory stream itself
+}
+
+inline std::set<std::string> host_interfaces() {
+  std::set<std::string> out;
+  auto* idx = ::if_nameindex();
+  for (auto* i = idx; i && i->if_index != 0; ++i) out.insert(i->if_name);
+  ::if_freenameindex(idx);
+  return out;
+}
+
+// Processes whose parent is this process (children and reparented orphans).
+inline std::set<pid_t> child_pids() {
+  std::set<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  while (auto* e = ::readdir(d)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string s;
+    std::getline(f, s);
+    auto close = s.rfind(')');
+    if (close == std::string::npos) continue;
+    char state;
+    int ppid;
+    if (std::sscanf(s.c_str() + close + 2, "%c %d", &state, &ppid) == 2 && ppid == ::getpid())
+      out.insert(pid);
+  }
+  ::closedir(d);
+  return out;
+}
+
+inline bool pid_alive(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return false;
+  auto close = s.rfind(')');
+  return close != std::string::npos && s[close + 2] != 'Z';
+}
+
+}  // namespace pbtest
