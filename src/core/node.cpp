@@ -184,11 +184,13 @@ Child Node::spawn_command(Command cmd) {
 
   std::shared_ptr<detail::ChildState> st;
   try {
-    st = c->spawner()->spawn(spec, r->id, r->name);
+    auto cmdline = cmd.to_string();
+    st = c->spawner()->spawn(spec, r->id, r->name, [&](const detail::ChildState& cs) {
+      c->bus().publish("command_spawned", {{"node", r->name}, {"pid", cs.pid}, {"cmd", cmdline}});
+    });
   } catch (const ProcessError& e) {
     throw ProcessError(ctx, e.what());
   }
-  c->bus().publish("command_spawned", {{"node", r->name}, {"pid", st->pid}, {"cmd", cmd.to_string()}});
   return Child(std::move(st), std::move(in.parent_end), std::move(out.parent_end), std::move(err.parent_end));
 }
 

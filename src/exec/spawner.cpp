@@ -86,7 +86,8 @@ void Spawner::wake() {
   (void)r;
 }
 
-std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name) {
+std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name,
+                                            const std::function<void(const ChildState&)>& on_spawned) {
   auto task = std::make_shared<std::packaged_task<std::shared_ptr<ChildState>()>>([&] {
     auto spawned = sys::spawn_process(spec);
     auto c = std::make_shared<ChildState>();
@@ -94,6 +95,7 @@ std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId no
     c->pidfd = std::move(spawned.pidfd);
     c->node = node;
     c->node_name = node_name;
+    if (on_spawned) on_spawned(*c);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = c->pidfd.get();

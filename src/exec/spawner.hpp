@@ -54,8 +54,10 @@ class Spawner {
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
 
-  // Forks on the spawner thread; throws ProcessError on failure.
-  std::shared_ptr<ChildState> spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name);
+  // Forks on the spawner thread; throws ProcessError on failure. `on_spawned` runs on the spawner
+  // thread before the child can be reaped, so a "spawned" event always precedes its "exited".
+  std::shared_ptr<ChildState> spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name,
+                                    const std::function<void(const ChildState&)>& on_spawned = {});
 
   // SIGTERM to the process groups of the matching children, SIGKILL after `grace`, reap all,
   // including orphaned grandchildren in those groups. `node` = nullopt means every child.
