@@ -112,7 +112,10 @@ class Node {
     auto st = std::make_shared<State>();
     auto ex = executor();
     track_task(st);
-    st->abort_fn = [st, ex] { asio::dispatch(ex, [st] { st->sig.emit(asio::cancellation_type::all); }); };
+    std::weak_ptr<State> weak = st;  // the state must not own itself through its abort function
+    st->abort_fn = [weak, ex] {
+      if (auto s = weak.lock()) asio::dispatch(ex, [s] { s->sig.emit(asio::cancellation_type::all); });
+    };
     asio::co_spawn(ex, std::forward<F>(f)(std::move(self)),
                    asio::bind_cancellation_slot(st->sig.slot(), [st](std::exception_ptr e, auto... v) {
                      if (e) {
