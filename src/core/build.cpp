@@ -206,20 +206,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     if (r->wan_ip) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip, r->wan_prefix);
     if (r->wan_ip6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip6, r->wan_prefix6);
     if (r->wan_ll6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ll6, 64);
-    if (r->wan_gw) {
-      sys::Route d;
-      d.family = AF_INET;
-      d.gateway = *r->wan_gw;
-      d.oif = r->wan_ifindex;
-      sys::add_route(wb, d);
-    }
-    if (r->wan_gw6) {
-      sys::Route d;
-      d.family = AF_INET6;
-      d.gateway = *r->wan_gw6;
-      d.oif = r->wan_ifindex;
-      sys::add_route(wb, d);
-    }
+    if (r->wan_gw) sys::add_route(wb, sys::default_route(*r->wan_gw, r->wan_ifindex));
+    if (r->wan_gw6) sys::add_route(wb, sys::default_route(*r->wan_gw6, r->wan_ifindex));
     r->ns->commit(wb);
     install_routes(routes);
   } catch (...) {
@@ -413,20 +401,8 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
       if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
     }
     const IfaceRec& def = *d->find(default_if);
-    if (def.gw) {
-      sys::Route r;
-      r.family = AF_INET;
-      r.gateway = *def.gw;
-      r.oif = def.ifindex;
-      sys::add_route(db, r);
-    }
-    if (def.gw6) {
-      sys::Route r;
-      r.family = AF_INET6;
-      r.gateway = *def.gw6;
-      r.oif = def.ifindex;
-      sys::add_route(db, r);
-    }
+    if (def.gw) sys::add_route(db, sys::default_route(*def.gw, def.ifindex));
+    if (def.gw6) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
     d->ns->commit(db);
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.

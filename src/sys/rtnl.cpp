@@ -191,6 +191,14 @@ void fill_route(NlBatch& b, const Route& r, bool for_delete) {
 
 }  // namespace
 
+Route default_route(const IpAddr& gw, int oif) {
+  Route r;
+  r.family = gw.family();
+  r.gateway = gw;
+  r.oif = oif;
+  return r;
+}
+
 void add_route(NlBatch& b, const Route& r, bool replace) {
   b.begin(RTM_NEWROUTE, NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), describe_route("add", r));
   fill_route(b, r, false);

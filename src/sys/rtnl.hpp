@@ -55,6 +55,8 @@ struct Route {
   std::uint32_t metric = 0;
   bool onlink = false;
 };
+// A default route via `gw` out of `oif` (family taken from the gateway).
+Route default_route(const IpAddr& gw, int oif);
 // replace = NLM_F_REPLACE (create or update), else NLM_F_EXCL.
 void add_route(NlBatch& b, const Route& r, bool replace = true);
 void del_route(NlBatch& b, const Route& r);
