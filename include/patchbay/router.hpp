@@ -4,22 +4,30 @@
 //   auto home = lab.add_router("home").upstream(isp.id()).downstream_pool(AddressPool::Private).build();
 //   home.downstream_cidr();   // 10.0.1.0/24
 //   home.uplink_ip();         // an address on isp's LAN
+//   auto cpe = lab.add_router("cpe").preset(RouterPreset::Home).upstream(isp.id()).build();
+//   cpe.set_nat_mode(Nat::corporate());      // at runtime; firewall rules are untouched
 //
 // A router is a namespace with forwarding on, one upstream interface ("ix" on the IX, "wan" below
 // another router) and one LAN bridge. Without NAT its downstream prefixes are routed from every
-// ancestor up to the lab root, so public addresses are reachable from anywhere in the lab.
+// ancestor up to the lab root, so public addresses are reachable from anywhere in the lab. With an
+// IPv4 NAT its LAN is hidden behind its WAN address with the exact RFC 4787 behaviour of the
+// chosen Nat (see nat.hpp); firewalls (firewall.hpp) filter forwarded traffic only.
 // Builders validate each setter at once; name, upstream and overlap conflicts surface in build(),
 // and a failed build() leaves nothing allocated.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "patchbay/firewall.hpp"
+#include "patchbay/nat.hpp"
 #include "patchbay/net.hpp"
 #include "patchbay/node.hpp"
+#include "patchbay/preset.hpp"
 #include "patchbay/types.hpp"
 
 namespace patchbay {
@@ -51,6 +59,17 @@ class Router : public Node {
   std::optional<RouterIface> iface(std::string_view name) const;  // "ix"/"wan" or the bridge name
   std::vector<RouterIface> interfaces() const;                    // {uplink, LAN}
 
+  Nat nat_mode() const;
+  NatV6Mode nat_v6_mode() const;
+  Firewall firewall() const;
+  std::optional<RouterPreset> preset() const;
+  // Replaces only the NAT table (firewall and other tables stay), applies the new conntrack
+  // timeouts and emits nat_changed. Existing flows keep their translation until they expire.
+  void set_nat_mode(Nat nat);
+  // Forgets every conntrack entry and every mapping of this router (ctnetlink, in-process).
+  void flush_nat_state();
+  void set_firewall(Firewall fw);
+
   template <class F>
   auto spawn(F&& f) {
     return spawn_impl(*this, std::forward<F>(f));
@@ -69,7 +88,13 @@ class RouterBuilder {
   RouterBuilder& operator=(RouterBuilder&&) noexcept;
   ~RouterBuilder();
 
+  RouterBuilder& preset(
+      RouterPreset p);  // fills NAT, NAT v6, firewall, IP support, pool; later setters override
   RouterBuilder& upstream(NodeId parent);
+  RouterBuilder& nat(Nat n);
+  RouterBuilder& nat_v6(NatV6Mode m);
+  RouterBuilder& firewall(Firewall fw);
+  RouterBuilder& firewall_custom(const std::function<void(FirewallConfigBuilder&)>& fill);
   RouterBuilder& ip_support(IpSupport s);
   RouterBuilder& downstream_pool(AddressPool p);
   RouterBuilder& downstream_cidr(Ipv4Net net);     // any prefix up to /30; gateway = first host

@@ -45,6 +45,12 @@ void tcp_roundtrip(SocketAddr echo_server);
 SocketAddr tcp_probe(SocketAddr tcp_reflector, milliseconds timeout = milliseconds(1000),
                      std::optional<SocketAddr> bind = std::nullopt);
 
+// UDP hole punching on an already bound socket: sends "punch <i>" to `peer` every `period` until a
+// datagram from the peer's address arrives (then sends 3 "ack"s), or `deadline` passes.
+// Returns whether the peer was heard.
+bool holepunch_send_recv(int sock, SocketAddr peer, milliseconds period = milliseconds(200),
+                         milliseconds deadline = milliseconds(15000));
+
 // A TCP echo server on the node (io thread); echoes every byte until the peer closes.
 ReflectorGuard spawn_tcp_echo_server(Node& node, SocketAddr bind);
 // A TCP reflector on the node: writes "OBSERVED <peer>" and closes.

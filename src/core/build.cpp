@@ -58,7 +58,18 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   validate_node_name("router", cfg.name);
   const std::string owner = "router '" + cfg.name + "'";
   const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support);
-  const AddressPool pool = cfg.pool.value_or(AddressPool::Public);
+  // Pool: explicit (or from a preset), else by NAT: none -> public, CGNAT -> 100.64/10, else private.
+  const AddressPool pool = cfg.pool.value_or(cfg.nat.kind() == Nat::Kind::None    ? AddressPool::Public
+                                             : cfg.nat.kind() == Nat::Kind::Cgnat ? AddressPool::Cgnat
+                                                                                  : AddressPool::Private);
+  if (cfg.nat_v6 != NatV6Mode::None)
+    throw Unsupported(owner,
+                      "nat_v6 " + to_string(cfg.nat_v6) +
+                          " is not supported yet (IPv6 NAT and NAT64 come with the IPv6 work; this includes "
+                          "RouterPreset::IspV6)");
+  if (cfg.nat.kind() != Nat::Kind::None && !v4)
+    throw InvalidArgument(owner, "nat " + cfg.nat.to_string() + " needs IPv4 (ip_support is " +
+                                     to_string(cfg.ip_support) + ")");
   if (cfg.cidr && cfg.cidr->prefix_len() > 30)
     throw InvalidArgument(owner, "downstream_cidr " + cfg.cidr->to_string() + ": prefix longer than /30");
   if (cfg.cidr6 && cfg.cidr6->prefix_len() > 126)
@@ -91,6 +102,10 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     r->ip_support = cfg.ip_support;
     r->pool = pool;
     r->mtu = cfg.mtu;
+    r->nat = cfg.nat;
+    r->nat_v6 = cfg.nat_v6;
+    r->firewall = cfg.firewall;
+    r->preset = cfg.preset;
     r->wan_name = parent ? "wan" : "ix";
     r->parent_port_name = (parent ? "h" : "r") + std::to_string(id.value);
     // Allocate everything first; on any failure give it all back (the plan is transactional
@@ -210,8 +225,11 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     if (r->wan_gw6) sys::add_route(wb, sys::default_route(*r->wan_gw6, r->wan_ifindex));
     r->ns->commit(wb);
     install_routes(routes);
+    if (r->nat.kind() != Nat::Kind::None) apply_nat(*r, r->nat);
+    if (r->firewall.kind() != Firewall::Kind::None) apply_firewall(*r, r->firewall);
   } catch (...) {
     remove_routes(routes);
+    if (r->nat_attached) nat_controller().detach(r->id);
     std::lock_guard lk(mu_);
     names_.erase(cfg.name);
     routers_.erase(r->id.value);
@@ -292,6 +310,7 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
+  if (r->nat_attached) nat_controller().detach(r->id);
   remove_routes(r->ancestor_routes);
   // Delete the parent-side port explicitly: the namespace may outlive us if a user still holds a
   // socket in it, and its uplink must not stay attached with an address that will be reused.

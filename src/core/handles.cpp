@@ -75,6 +75,27 @@ std::optional<RouterIface> Router::iface(std::string_view name) const {
   return std::nullopt;
 }
 
+void Router::set_nat_mode(Nat nat) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_nat(*r, nat);
+}
+
+void Router::flush_nat_state() {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->flush_nat_state(*r);
+}
+
+void Router::set_firewall(Firewall fw) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_firewall(*r, fw);
+}
+
 // ---- Device ----
 
 namespace {

@@ -172,6 +172,34 @@ RouterBuilder::RouterBuilder(RouterBuilder&&) noexcept = default;
 RouterBuilder& RouterBuilder::operator=(RouterBuilder&&) noexcept = default;
 RouterBuilder::~RouterBuilder() = default;
 
+RouterBuilder& RouterBuilder::preset(RouterPreset p) {
+  auto cols = preset_columns(p);
+  cfg_->preset = p;
+  cfg_->nat = cols.nat;
+  cfg_->nat_v6 = cols.nat_v6;
+  cfg_->firewall = cols.firewall;
+  cfg_->ip_support = cols.ip_support;
+  cfg_->pool = cols.pool;
+  return *this;
+}
+RouterBuilder& RouterBuilder::nat(Nat n) {
+  cfg_->nat = std::move(n);
+  return *this;
+}
+RouterBuilder& RouterBuilder::nat_v6(NatV6Mode m) {
+  cfg_->nat_v6 = m;
+  return *this;
+}
+RouterBuilder& RouterBuilder::firewall(Firewall fw) {
+  cfg_->firewall = std::move(fw);
+  return *this;
+}
+RouterBuilder& RouterBuilder::firewall_custom(const std::function<void(FirewallConfigBuilder&)>& fill) {
+  auto b = FirewallConfig::builder();
+  fill(b);
+  cfg_->firewall = Firewall::custom(b.build());
+  return *this;
+}
 RouterBuilder& RouterBuilder::upstream(NodeId parent) {
   cfg_->upstream = parent;
   return *this;

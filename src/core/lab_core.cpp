@@ -175,6 +175,17 @@ void LabCore::shutdown() {
     n->alive = false;
     n->stop_workers();
   }
+  {
+    std::unique_ptr<nat::Controller> ctrl;
+    std::unique_ptr<EventLoop> loop;
+    {
+      std::lock_guard lk(loop_mu_);
+      ctrl = std::move(nat_ctrl_);
+      loop = std::move(loop_);
+    }
+    ctrl.reset();  // detaches through the loop, so before it
+    loop.reset();
+  }
   setup_->stop();
   // Closing the namespace fds lets the kernel destroy every interface, route and table in them.
   for (auto& n : nodes) {
@@ -274,9 +285,9 @@ Netns& LabCore::ns_of(NodeId owner) {
 // ---- routes toward a router's prefixes ----
 
 std::vector<AncestorRoute> LabCore::routes_for(const RouterRec& r) const {
-  // Prefixes this router exposes (no NAT yet: the whole LAN is routed end to end).
+  // Prefixes this router exposes: its LANs, unless a NAT hides them.
   std::vector<std::pair<IpAddr, std::uint8_t>> v4, v6;
-  if (r.lan4) v4.emplace_back(r.lan4->addr(), r.lan4->prefix_len());
+  if (r.lan4 && r.nat.kind() == Nat::Kind::None) v4.emplace_back(r.lan4->addr(), r.lan4->prefix_len());
   if (r.lan6) v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
   std::vector<AncestorRoute> out;
   // Walk up: at each ancestor the next hop is the WAN address of the child on the path.

@@ -20,10 +20,14 @@
 
 #include "core/addr_plan.hpp"
 #include "events/bus.hpp"
+#include "exec/event_loop.hpp"
 #include "exec/spawner.hpp"
 #include "exec/worker.hpp"
+#include "nat/controller.hpp"
 #include "patchbay/lab.hpp"
 #include "sys/netlink.hpp"
+#include "sys/nfnl.hpp"
+#include "sys/nft.hpp"
 #include "sys/rtnl.hpp"
 #include "sys/setup_thread.hpp"
 
@@ -121,6 +125,17 @@ struct RouterRec : NodeRec {
   std::unique_ptr<core::HostPoolV6> hosts6;
   std::optional<Ipv6Addr> lan_ll6;
 
+  // NAT and firewall (guarded by mu). The nftables context and netfilter socket are opened inside
+  // the router's namespace on first need and used under mu.
+  Nat nat;
+  NatV6Mode nat_v6 = NatV6Mode::None;
+  Firewall firewall;
+  std::optional<RouterPreset> preset;
+  std::optional<sys::NftContext> nft;
+  std::optional<sys::NfnlSocket> nfnl;
+  bool nat_attached = false;  // queue handed to the controller
+  bool fw_installed = false;
+
   // Topology (guarded by the lab lock).
   std::set<NodeId> children;
   std::map<NodeId, std::set<std::string>> attached;  // device -> its interfaces on this LAN
@@ -140,7 +155,11 @@ struct RouterConfig {
   std::string name;
   std::optional<NodeId> upstream;
   IpSupport ip_support = IpSupport::V4Only;
-  std::optional<AddressPool> pool;
+  std::optional<AddressPool> pool;  // explicit or from a preset; else derived from the NAT
+  Nat nat;
+  NatV6Mode nat_v6 = NatV6Mode::None;
+  Firewall firewall;
+  std::optional<RouterPreset> preset;
   std::optional<Ipv4Net> cidr;
   std::optional<Ipv6Net> cidr6;
   std::optional<std::uint32_t> mtu;
@@ -170,6 +189,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::shared_ptr<DeviceRec> build_device(const DeviceConfig& cfg);
   void remove_device(NodeId id);
   void remove_router(NodeId id);
+  // Runtime NAT/firewall changes; the caller holds the router's lock.
+  void set_nat(RouterRec& r, const Nat& n);
+  void set_firewall(RouterRec& r, const Firewall& f);
+  void flush_nat_state(RouterRec& r);
 
   std::shared_ptr<NodeRec> node(NodeId id) const;  // nullptr if unknown or removed
   std::shared_ptr<RouterRec> router(NodeId id) const;
@@ -196,6 +219,11 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
 
  private:
   void create_root();
+  void open_netfilter(RouterRec& r);  // nft context + netfilter socket, inside the namespace
+  void apply_nat(RouterRec& r, const Nat& n);
+  void apply_firewall(RouterRec& r, const Firewall& f);
+  detail::EventLoop& loop();  // started on first use
+  nat::Controller& nat_controller();
   void teardown_router_kernel(RouterRec& r);
   void release_router_allocs(RouterRec& r);
   void release_device_allocs(DeviceRec& d);
@@ -224,6 +252,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   events::EventBus bus_;
   mutable std::mutex state_mu_;
   LabState state_;  // the reducer applied to every event (what state.json will hold)
+  std::mutex loop_mu_;
+  std::unique_ptr<detail::EventLoop> loop_;
+  std::unique_ptr<nat::Controller> nat_ctrl_;
   std::mutex spawner_mu_;
   std::shared_ptr<Spawner> spawner_;
 };

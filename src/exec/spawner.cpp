@@ -87,7 +87,7 @@ void Spawner::wake() {
 }
 
 std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name,
-                                            const std::function<void(const ChildState&)>& on_spawned) {
+                                           const std::function<void(const ChildState&)>& on_spawned) {
   auto task = std::make_shared<std::packaged_task<std::shared_ptr<ChildState>()>>([&] {
     auto spawned = sys::spawn_process(spec);
     auto c = std::make_shared<ChildState>();

@@ -131,6 +131,30 @@ SendRecvCount udp_send_recv_count(SocketAddr target, std::uint64_t total, std::s
   return c;
 }
 
+bool holepunch_send_recv(int sock, SocketAddr peer, milliseconds period, milliseconds deadline) {
+  const std::string ctx = "holepunch " + peer.to_string();
+  auto end = Clock::now() + deadline;
+  char buf[512];
+  for (std::uint64_t i = 0; Clock::now() < end; ++i) {
+    std::string msg = "punch " + std::to_string(i);
+    send_to(sock, msg.data(), msg.size(), peer, ctx);
+    auto next = std::min(Clock::now() + period, end);
+    while (wait_readable(sock, std::chrono::duration_cast<milliseconds>(next - Clock::now()))) {
+      sockaddr_storage from{};
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(sock, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 0) {
+        if (errno == EINTR || errno == ECONNREFUSED) continue;
+        sys::throw_errno(ctx, "recvfrom");
+      }
+      if (SocketAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&from), fl).ip() != peer.ip()) continue;
+      for (int k = 0; k < 3; ++k) send_to(sock, "ack", 3, peer, ctx);
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 UniqueFd tcp_connect(SocketAddr addr, milliseconds timeout, const std::optional<SocketAddr>& bind,

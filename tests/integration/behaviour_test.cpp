@@ -97,7 +97,8 @@ TEST(Behaviour, TopologyChangesAreEvents) {
       EXPECT_EQ(ev->fields["interfaces"][0]["ip"], ip);
     }
   }
-  EXPECT_EQ(kinds, (std::vector<std::string>{"router_added", "device_added", "device_removed", "router_removed"}));
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"router_added", "device_added", "device_removed", "router_removed"}));
   EXPECT_EQ(opids, (std::vector<std::uint64_t>{2, 3, 4, 5}));  // 0 and 1: lab_created, ix_created
   auto st = lab.state();
   EXPECT_EQ(st.label, "ev");

@@ -1,0 +1,115 @@
+// A router's IPv4 NAT and firewall: applying, replacing and flushing them.
+#include "core/lab_core.hpp"
+#include "nat/rules.hpp"
+#include "sys/nfqueue.hpp"
+
+namespace patchbay::detail {
+
+EventLoop& LabCore::loop() {
+  std::lock_guard lk(loop_mu_);
+  if (!loop_) loop_ = std::make_unique<EventLoop>("patchbay:loop");
+  return *loop_;
+}
+
+nat::Controller& LabCore::nat_controller() {
+  auto& l = loop();
+  std::lock_guard lk(loop_mu_);
+  if (!nat_ctrl_) nat_ctrl_ = std::make_unique<nat::Controller>(l, seed_);
+  return *nat_ctrl_;
+}
+
+void LabCore::open_netfilter(RouterRec& r) {
+  if (r.nft && r.nfnl) return;
+  setup_->in_netns(r.ns->fd.get(), [&] {
+    if (!r.nft) r.nft.emplace(sys::NftContext::create());
+    if (!r.nfnl) r.nfnl.emplace(sys::NfnlSocket::open(r.describe()));
+  });
+}
+
+void LabCore::apply_nat(RouterRec& r, const Nat& n) {
+  const std::string ctx = r.describe() + ": set_nat_mode(" + n.to_string() + ")";
+  open_netfilter(r);
+  auto cfg = n.to_config();
+  if (!cfg) {
+    r.nft->run(nat::nat_remove(), ctx);
+    if (r.nat_attached) {
+      nat_controller().detach(r.id);
+      r.nat_attached = false;
+    }
+    return;
+  }
+  if (!r.wan_ip || !r.lan4)
+    throw InvalidArgument(
+        ctx, "an IPv4 NAT needs an IPv4 uplink and LAN (ip_support is " + to_string(r.ip_support) + ")");
+  std::vector<sys::Sysctl> timeouts;
+  for (auto& kv : nat::conntrack_sysctls(cfg->timeouts)) timeouts.push_back({kv.path, kv.value});
+  setup_->in_netns(r.ns->fd.get(), [&] { sys::write_sysctls(timeouts); });
+  // The controller must hold the queue before the rule that feeds it exists.
+  if (!r.nat_attached) {
+    sys::NfQueue q;
+    std::optional<sys::NfnlSocket> ctl;
+    setup_->in_netns(r.ns->fd.get(), [&] {
+      q = sys::NfQueue::open(nat::kQueueNum, 128);
+      ctl.emplace(sys::NfnlSocket::open(r.describe() + ": NAT controller"));
+    });
+    nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip);
+    r.nat_attached = true;
+  } else {
+    nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
+  }
+  r.nft->run(nat::nat_ruleset(nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}), ctx);
+  // Added separately because this kernel has no nft `queue`: an xtables NFQUEUE target through
+  // nft_compat, which libnftables cannot express. "bypass" lets packets through (masqueraded) if
+  // the controller is ever gone.
+  r.nfnl->add_queue_rule(NFPROTO_IPV4, nat::kNatTable, nat::kCtrlChain, nat::kQueueNum, true);
+}
+
+void LabCore::apply_firewall(RouterRec& r, const Firewall& f) {
+  const std::string ctx = r.describe() + ": set_firewall(" + f.to_string() + ")";
+  if (f.kind() == Firewall::Kind::None) {
+    if (r.fw_installed) r.nft->run(nat::firewall_remove(), ctx);
+    r.fw_installed = false;
+    return;
+  }
+  open_netfilter(r);
+  r.nft->run(nat::firewall_ruleset(nat::FirewallParams{r.wan_name, f.to_config()}), ctx);
+  r.fw_installed = true;
+}
+
+void LabCore::set_nat(RouterRec& r, const Nat& n) {
+  if (!r.alive) throw Removed(r.describe(), "the router has been removed");
+  const bool was_none = r.nat.kind() == Nat::Kind::None, is_none = n.kind() == Nat::Kind::None;
+  apply_nat(r, n);
+  r.nat = n;
+  // A NAT hides the LAN: its prefix is no longer routed from the ancestors (and is again when
+  // the NAT goes away).
+  if (was_none != is_none) {
+    std::vector<AncestorRoute> fresh;
+    {
+      std::lock_guard lk(mu_);
+      fresh = routes_for(r);
+    }
+    remove_routes(r.ancestor_routes);
+    install_routes(fresh);
+    std::lock_guard lk(mu_);
+    r.ancestor_routes = std::move(fresh);
+  }
+  emit("nat_changed", {{"router", r.name}, {"nat", n.to_json()}});
+}
+
+void LabCore::set_firewall(RouterRec& r, const Firewall& f) {
+  if (!r.alive) throw Removed(r.describe(), "the router has been removed");
+  apply_firewall(r, f);
+  r.firewall = f;
+  emit("firewall_changed", {{"router", r.name}, {"firewall", f.to_json()}});
+}
+
+void LabCore::flush_nat_state(RouterRec& r) {
+  if (!r.alive) throw Removed(r.describe(), "the router has been removed");
+  open_netfilter(r);
+  r.nfnl->flush_conntrack();
+  if (auto cfg = r.nat.to_config()) r.nft->run(nat::nat_flush_maps(*cfg), r.describe() + ": flush_nat_state");
+  emit("nat_state_flushed", {{"router", r.name}});
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,57 @@
+// nftables rule sets generated from NAT and firewall configurations (pure functions; tested on
+// strings, applied with libnftables by the core).
+//
+// IPv4 NAT (table `ip pb_nat`), per protocol P in {udp, tcp}:
+//   map_P   mapping key -> WAN . ePort     key = iIP . iPort [. rIP [. rPort]] by mapping type
+//   own_P   ePort -> iIP . iPort           who owns an external port (inbound DNAT, hairpin)
+//   perm_P  ePort . rIP                    address-dependent filtering permissions
+// The kernel translates, filters and records; the first packet of a *new* mapping is queued in
+// prerouting (chain `ctrl`, whose single NFQUEUE rule is added through nft_compat because this
+// kernel has no nft `queue`) to the NAT controller, which picks the external port (ownership,
+// preservation, seeded draws) and inserts map_P/own_P before the packet goes on to srcnat.
+// Keys use the conntrack *original* tuple so hairpinned packets (already DNAT'ed to the peer's
+// private address) are keyed by the external address they were sent to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "patchbay/firewall.hpp"
+#include "patchbay/nat.hpp"
+#include "patchbay/net.hpp"
+
+namespace patchbay::nat {
+
+inline constexpr const char* kNatTable = "pb_nat";
+inline constexpr const char* kFirewallTable = "pb_fw";
+inline constexpr const char* kCtrlChain = "ctrl";
+
+struct NatParams {
+  std::string wan_if;  // "ix" or "wan"
+  std::string lan_if;  // the LAN bridge
+  Ipv4Addr wan_ip;
+  NatConfig cfg;
+};
+
+// Replaces (or creates) the NAT table in one transaction.
+std::string nat_ruleset(const NatParams& p);
+// Removes the NAT table if present.
+std::string nat_remove();
+// Empties the mapping, ownership and permission maps (flush_nat_state).
+std::string nat_flush_maps(const NatConfig& cfg);
+
+struct FirewallParams {
+  std::string wan_if;
+  FirewallConfig cfg;
+};
+// Replaces the firewall table (an empty string-equivalent removal for Firewall::None).
+std::string firewall_ruleset(const FirewallParams& p);
+std::string firewall_remove();
+
+// Conntrack timeouts for the router's namespace ("net/netfilter/..." relative to /proc/sys).
+struct SysctlKV {
+  std::string path, value;
+};
+std::vector<SysctlKV> conntrack_sysctls(const ConntrackTimeouts& t);
+
+}  // namespace patchbay::nat
