@@ -46,7 +46,8 @@ SocketAddr tcp_probe(SocketAddr tcp_reflector, milliseconds timeout = millisecon
                      std::optional<SocketAddr> bind = std::nullopt);
 
 // UDP hole punching on an already bound socket: sends "punch <i>" to `peer` every `period` until a
-// datagram from the peer's address arrives (then sends 3 "ack"s), or `deadline` passes.
+// datagram from the peer's IP arrives (then sends 3 "ack"s to the address it came from), or
+// `deadline` passes.
 // Returns whether the peer was heard.
 bool holepunch_send_recv(int sock, SocketAddr peer, milliseconds period = milliseconds(200),
                          milliseconds deadline = milliseconds(15000));

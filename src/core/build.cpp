@@ -182,6 +182,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
                                 {"net/ipv4/conf/default/rp_filter", "0"}};
     if (v4) sc.push_back({"net/ipv4/ip_forward", "1"});
     if (v6) sc.push_back({"net/ipv6/conf/all/forwarding", "1"});
+    for (auto& b : bridge_sysctls()) sc.push_back(b);
     setup_->in_netns(r->ns->fd.get(), [&] { sys::write_sysctls(sc); });
 
     // LAN bridge with the gateway addresses.

@@ -60,6 +60,19 @@ std::string Router::downstream_bridge() const {
   ROUTER_GET(r->lan_name);
 }
 
+Nat Router::nat_mode() const {
+  ROUTER_GET(r->nat);
+}
+NatV6Mode Router::nat_v6_mode() const {
+  ROUTER_GET(r->nat_v6);
+}
+Firewall Router::firewall() const {
+  ROUTER_GET(r->firewall);
+}
+std::optional<RouterPreset> Router::preset() const {
+  ROUTER_GET(r->preset);
+}
+
 #undef ROUTER_GET
 
 std::vector<RouterIface> Router::interfaces() const {

@@ -106,6 +106,16 @@ std::vector<sys::Sysctl> LabCore::lab_sysctls() const {
   return s;
 }
 
+std::vector<sys::Sysctl> LabCore::bridge_sysctls() {
+  // br_netfilter is built in and on by default: frames switched by a bridge would run through the
+  // owning namespace's IP hooks (conntrack, NAT, firewall), and a DNAT'ed hairpin packet would be
+  // bridged straight to its target without SNAT. Our bridges are plain switches.
+  std::vector<sys::Sysctl> s;
+  for (const char* f : {"iptables", "ip6tables", "arptables"})
+    s.push_back({std::string("net/bridge/bridge-nf-call-") + f, "0"});
+  return s;
+}
+
 void LabCore::emit(const std::string& kind, nlohmann::json fields) {
   bus_.publish(kind, std::move(fields));
 }
@@ -124,6 +134,7 @@ void LabCore::create_root() {
                         {"net/ipv4/conf/default/send_redirects", "0"},
                         {"net/ipv4/conf/all/rp_filter", "0"},
                         {"net/ipv4/conf/default/rp_filter", "0"}});
+    sys::write_sysctls(bridge_sysctls());
   });
   sys::NlBatch b("lab '" + prefix_ + "': create IX");
   ix_->bridge_ifindex = ix_->ns->alloc_ifindex();

@@ -232,6 +232,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void remove_routes(const std::vector<AncestorRoute>& routes);
   Netns& ns_of(NodeId owner);  // 0 or 1 = lab root
   std::vector<sys::Sysctl> lab_sysctls() const;
+  static std::vector<sys::Sysctl> bridge_sysctls();
   void emit(const std::string& kind, nlohmann::json fields);
 
   LabOpts opts_;

@@ -175,9 +175,23 @@ std::string nat_ruleset(const NatParams& p) {
   }
   o << "  }\n";
 
+  // Inbound packets to a live mapping that filtering refused are dropped, not handed to the
+  // router's own stack: that would confirm a conntrack entry whose tuple is exactly the reply
+  // tuple the internal endpoint needs when it answers the same peer, and the kernel would then
+  // move that answer to another port (breaking hole punching). Dropped before confirmation, the
+  // packet leaves no trace. Ports without a mapping still get the router's normal response.
+  o << "  chain input_wan {\n    type filter hook input priority filter; policy accept;\n";
+  for (const auto& pr : kProtos)
+    o << "    iifname " << wan << " ip daddr " << wan_ip << " ct state new " << pr.name << " dport @own_"
+      << pr.name << " drop\n";
+  o << "  }\n";
+
   // Unsolicited inbound flows that no mapping admitted are never forwarded to the LAN.
   o << "  chain forward_in {\n    type filter hook forward priority filter; policy accept;\n";
   o << "    iifname " << wan << " ct state new ct status & dnat == 0 drop\n";
+  // Mid-stream TCP without a conntrack entry (after flush_nat_state or an expiry) is invalid: a
+  // NAT does not adopt it, and it must not leave with its private source address.
+  o << "    iifname " << lan << " oifname " << wan << " ct state invalid drop\n";
   o << "  }\n";
   o << "}\n";
   return o.str();
@@ -242,7 +256,9 @@ std::vector<SysctlKV> conntrack_sysctls(const ConntrackTimeouts& t) {
   return {{"net/netfilter/nf_conntrack_udp_timeout", std::to_string(t.udp)},
           {"net/netfilter/nf_conntrack_udp_timeout_stream", std::to_string(t.udp_stream)},
           {"net/netfilter/nf_conntrack_tcp_timeout_established", std::to_string(t.tcp_established)},
-          {"net/netfilter/nf_conntrack_icmp_timeout", std::to_string(t.icmp)}};
+          {"net/netfilter/nf_conntrack_icmp_timeout", std::to_string(t.icmp)},
+          // Only a SYN opens a TCP mapping (no mid-stream pickup), as on real NATs.
+          {"net/netfilter/nf_conntrack_tcp_loose", "0"}};
 }
 
 }  // namespace patchbay::nat

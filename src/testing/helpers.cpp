@@ -147,8 +147,11 @@ bool holepunch_send_recv(int sock, SocketAddr peer, milliseconds period, millise
         if (errno == EINTR || errno == ECONNREFUSED) continue;
         sys::throw_errno(ctx, "recvfrom");
       }
-      if (SocketAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&from), fl).ip() != peer.ip()) continue;
-      for (int k = 0; k < 3; ++k) send_to(sock, "ack", 3, peer, ctx);
+      auto src = SocketAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&from), fl);
+      if (src.ip() != peer.ip()) continue;
+      // Answer where the datagram really came from (its peer-reflexive address): behind an
+      // address-dependent mapping that differs from the address learned through a reflector.
+      for (int k = 0; k < 3; ++k) send_to(sock, "ack", 3, src, ctx);
       return true;
     }
   }

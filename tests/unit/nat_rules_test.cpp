@@ -109,10 +109,12 @@ TEST(FirewallRules, BlockAllAndAllowAll) {
 
 TEST(NatRules, ConntrackTimeoutsFollowTheConfig) {
   auto kv = conntrack_sysctls(ConntrackTimeouts{2, 3, 4, 5, 6});
-  ASSERT_EQ(kv.size(), 4u);
+  ASSERT_EQ(kv.size(), 5u);
   EXPECT_EQ(kv[0].path, "net/netfilter/nf_conntrack_udp_timeout");
   EXPECT_EQ(kv[0].value, "2");
   EXPECT_EQ(kv[1].value, "3");
   EXPECT_EQ(kv[2].value, "4");
   EXPECT_EQ(kv[3].value, "6");
+  EXPECT_EQ(kv[4].path, "net/netfilter/nf_conntrack_tcp_loose");
+  EXPECT_EQ(kv[4].value, "0");
 }
