@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks. Each prints one JSON object per line: {"bench":...,"metric":...,"value":...,"unit":...}
 #   bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline]
+#   bench/run.sh nat-build [--routers N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build/CMakeCache.txt ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -9,5 +10,7 @@ what="${1:-}"
 shift || true
 case "$what" in
   lab-build) exec build/bench/lab_build "$@" ;;
-  *) echo "usage: bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline]" >&2; exit 2 ;;
+  nat-build) exec build/bench/nat_build "$@" ;;
+  *) echo "usage: bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline] | nat-build [--routers N]" >&2
+     exit 2 ;;
 esac

@@ -15,9 +15,9 @@ int main() {
 
     Lab lab{LabOpts{}.label("simple")};
     // A public router: downstream devices get globally routable addresses.
-    auto dc = lab.add_router("dc").ip_support(IpSupport::DualStack).build();
-    // A home router: its LAN gets a private subnet (NAT arrives with the NAT presets).
-    auto home = lab.add_router("home").downstream_pool(AddressPool::Private).build();
+    auto dc = lab.add_router("dc").preset(RouterPreset::Public).build();
+    // A home router: private LAN behind an endpoint-independent NAT, inbound blocked.
+    auto home = lab.add_router("home").preset(RouterPreset::Home).build();
     auto laptop = lab.add_device("laptop").iface("eth0", home.id()).build();
     auto server = lab.add_device("server").iface("eth0", dc.id()).build();
 
@@ -41,6 +41,13 @@ int main() {
     auto echo = testing::spawn_tcp_echo_server(server, addr);
     laptop.run([&] { testing::tcp_roundtrip(addr); });
     std::cout << "TCP echo with " << addr.to_string() << ": ok\n";
+
+    // What the server sees of the laptop: the home router's address (NAT), same port everywhere.
+    auto reflector = server.spawn_reflector({*server.ip(), 3478});
+    auto seen = laptop.probe_udp_mapping({*server.ip(), 3478});
+    std::cout << "the server sees the laptop as " << seen.to_string() << " (home WAN " << home.uplink_ip()->to_string()
+              << ")\n";
+    if (seen.ip() != IpAddr(*home.uplink_ip())) return 1;
     return 0;
   } catch (const Error& e) {
     std::cerr << "simple: " << e.what() << "\n";

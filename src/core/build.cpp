@@ -226,8 +226,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     if (r->wan_gw6) sys::add_route(wb, sys::default_route(*r->wan_gw6, r->wan_ifindex));
     r->ns->commit(wb);
     install_routes(routes);
-    if (r->nat.kind() != Nat::Kind::None) apply_nat(*r, r->nat);
-    if (r->firewall.kind() != Firewall::Kind::None) apply_firewall(*r, r->firewall);
+    apply_netfilter_at_build(*r);
   } catch (...) {
     remove_routes(routes);
     if (r->nat_attached) nat_controller().detach(r->id);

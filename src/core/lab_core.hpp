@@ -133,7 +133,9 @@ struct RouterRec : NodeRec {
   std::optional<RouterPreset> preset;
   std::optional<sys::NftContext> nft;
   std::optional<sys::NfnlSocket> nfnl;
-  bool nat_attached = false;  // queue handed to the controller
+  bool nat_attached = false;     // queue handed to the controller
+  bool nat_installed = false;    // table pb_nat exists
+  bool queue_installed = false;  // table pb_natq and its NFQUEUE rule exist
   bool fw_installed = false;
 
   // Topology (guarded by the lab lock).
@@ -220,7 +222,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
  private:
   void create_root();
   void open_netfilter(RouterRec& r);  // nft context + netfilter socket, inside the namespace
-  void apply_nat(RouterRec& r, const Nat& n);
+  // `also`: more nft script for the same transaction (the firewall at build time).
+  void apply_nat(RouterRec& r, const Nat& n, const std::string& also = {});
+  void apply_netfilter_at_build(RouterRec& r);
   void apply_firewall(RouterRec& r, const Firewall& f);
   detail::EventLoop& loop();  // started on first use
   nat::Controller& nat_controller();

@@ -26,12 +26,14 @@ void LabCore::open_netfilter(RouterRec& r) {
   });
 }
 
-void LabCore::apply_nat(RouterRec& r, const Nat& n) {
+void LabCore::apply_nat(RouterRec& r, const Nat& n, const std::string& also) {
   const std::string ctx = r.describe() + ": set_nat_mode(" + n.to_string() + ")";
-  open_netfilter(r);
   auto cfg = n.to_config();
   if (!cfg) {
-    r.nft->run(nat::nat_remove(), ctx);
+    open_netfilter(r);
+    std::string script = r.nat_installed ? nat::nat_remove() : std::string();
+    if (!(script + also).empty()) r.nft->run(script + also, ctx);
+    r.nat_installed = false;
     if (r.nat_attached) {
       nat_controller().detach(r.id);
       r.nat_attached = false;
@@ -41,27 +43,50 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n) {
   if (!r.wan_ip || !r.lan4)
     throw InvalidArgument(
         ctx, "an IPv4 NAT needs an IPv4 uplink and LAN (ip_support is " + to_string(r.ip_support) + ")");
+  // One hop into the namespace for everything that must be opened or written inside it.
   std::vector<sys::Sysctl> timeouts;
   for (auto& kv : nat::conntrack_sysctls(cfg->timeouts)) timeouts.push_back({kv.path, kv.value});
-  setup_->in_netns(r.ns->fd.get(), [&] { sys::write_sysctls(timeouts); });
-  // The controller must hold the queue before the rule that feeds it exists.
-  if (!r.nat_attached) {
-    sys::NfQueue q;
-    std::optional<sys::NfnlSocket> ctl;
-    setup_->in_netns(r.ns->fd.get(), [&] {
+  sys::NfQueue q;
+  std::optional<sys::NfnlSocket> ctl;
+  setup_->in_netns(r.ns->fd.get(), [&] {
+    if (!r.nft) r.nft.emplace(sys::NftContext::create());
+    if (!r.nfnl) r.nfnl.emplace(sys::NfnlSocket::open(r.describe()));
+    sys::write_sysctls(timeouts);
+    if (!r.nat_attached) {
       q = sys::NfQueue::open(nat::kQueueNum, 128);
       ctl.emplace(sys::NfnlSocket::open(r.describe() + ": NAT controller"));
-    });
+    }
+  });
+  // The controller must hold the queue before the rule that feeds it exists.
+  if (!r.nat_attached) {
     nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip);
     r.nat_attached = true;
   } else {
     nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
   }
-  r.nft->run(nat::nat_ruleset(nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}), ctx);
-  // Added separately because this kernel has no nft `queue`: an xtables NFQUEUE target through
-  // nft_compat, which libnftables cannot express. "bypass" lets packets through (masqueraded) if
-  // the controller is ever gone.
-  r.nfnl->add_queue_rule(NFPROTO_IPV4, nat::kNatTable, nat::kCtrlChain, nat::kQueueNum, true);
+  const auto rules =
+      nat::nat_ruleset(nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}, r.nat_installed);
+  if (!r.queue_installed) {
+    r.nft->run(nat::nat_queue_table() + rules + also, ctx);
+    // An xtables NFQUEUE target through nft_compat (this kernel has no nft `queue`, and
+    // libnftables cannot express xtables rules). "bypass" lets packets through (masqueraded) if
+    // the controller is ever gone.
+    r.nfnl->add_queue_rule(NFPROTO_IPV4, nat::kQueueTable, nat::kQueueChain, nat::kQueueNum, true);
+    r.queue_installed = true;
+  } else {
+    r.nft->run(rules + also, ctx);
+  }
+  r.nat_installed = true;
+}
+
+void LabCore::apply_netfilter_at_build(RouterRec& r) {
+  // One transaction for NAT and firewall: each libnftables run costs about a millisecond.
+  std::string fw;
+  if (r.firewall.kind() != Firewall::Kind::None) {
+    fw = nat::firewall_ruleset(nat::FirewallParams{r.wan_name, r.firewall.to_config()}, false);
+    r.fw_installed = true;
+  }
+  if (r.nat.kind() != Nat::Kind::None || !fw.empty()) apply_nat(r, r.nat, fw);
 }
 
 void LabCore::apply_firewall(RouterRec& r, const Firewall& f) {
@@ -72,7 +97,7 @@ void LabCore::apply_firewall(RouterRec& r, const Firewall& f) {
     return;
   }
   open_netfilter(r);
-  r.nft->run(nat::firewall_ruleset(nat::FirewallParams{r.wan_name, f.to_config()}), ctx);
+  r.nft->run(nat::firewall_ruleset(nat::FirewallParams{r.wan_name, f.to_config()}, r.fw_installed), ctx);
   r.fw_installed = true;
 }
 

@@ -1,5 +1,6 @@
 #include "nat/rules.hpp"
 
+#include <cstdio>
 #include <sstream>
 
 namespace patchbay::nat {
@@ -48,6 +49,16 @@ std::string secs(std::uint32_t s) {
   return std::to_string(s) + "s";
 }
 
+std::string hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+std::string mark_for_ctrl() {
+  return "meta mark set meta mark | " + hex(kCtrlMark);
+}
+
 // Statements that refresh (or record) a mapping with timeout T. "snat side": flows started from
 // the inside; "dnat side": flows admitted by inbound filtering (or hairpin).
 std::string refresh_snat(const char* p, const NatConfig& c, const std::string& t) {
@@ -84,44 +95,45 @@ std::vector<std::pair<std::string, std::string>> timeout_classes(const char* p, 
 
 }  // namespace
 
-std::string nat_ruleset(const NatParams& p) {
+std::string nat_ruleset(const NatParams& p, bool replace) {
   const auto& c = p.cfg;
   const std::string wan = q(p.wan_if), lan = q(p.lan_if), wan_ip = p.wan_ip.to_string();
   std::ostringstream o;
   // Creating then deleting makes the replacement work whether or not the table exists, and the
   // whole script is one transaction: the router is never without NAT in between.
-  o << "add table ip " << kNatTable << "\n";
-  o << "delete table ip " << kNatTable << "\n";
+  if (replace) {
+    o << "add table ip " << kNatTable << "\n";
+    o << "delete table ip " << kNatTable << "\n";
+  }
   o << "table ip " << kNatTable << " {\n";
   for (const auto& pr : kProtos) {
     std::string dflt = secs(std::string(pr.name) == "udp" ? c.timeouts.udp : c.timeouts.tcp_transitory);
     o << "  map map_" << pr.name << " { type " << key_type(c.mapping)
-      << " : ipv4_addr . inet_service; size 65535; flags dynamic,timeout; timeout " << dflt << "; }\n";
+      << " : ipv4_addr . inet_service; flags dynamic,timeout; timeout " << dflt << "; }\n";
     o << "  map own_" << pr.name
-      << " { type inet_service : ipv4_addr . inet_service; size 65535; flags dynamic,timeout; timeout "
-      << dflt << "; }\n";
+      << " { type inet_service : ipv4_addr . inet_service; flags dynamic,timeout; timeout " << dflt
+      << "; }\n";
     if (c.filtering == NatFiltering::AddressDependent)
-      o << "  set perm_" << pr.name
-        << " { type inet_service . ipv4_addr; size 65535; flags dynamic,timeout; timeout " << dflt << "; }\n";
+      o << "  set perm_" << pr.name << " { type inet_service . ipv4_addr; flags dynamic,timeout; timeout "
+        << dflt << "; }\n";
   }
 
-  // LAN side, before DNAT: drop hairpin traffic when hairpin is off, and send the first packet of
-  // every new mapping to the controller. Queueing here rather than after routing matters: before
-  // DNAT the packet headers *are* the original tuple, also for hairpinned packets (this kernel
-  // cannot attach conntrack data to queued packets).
+  // LAN side, before DNAT: drop hairpin traffic when hairpin is off, and mark the first packet of
+  // every new mapping for the controller (pb_natq queues it). Queueing here rather than after routing
+  // matters: before DNAT the packet headers *are* the original tuple, also for hairpinned packets (this
+  // kernel cannot attach conntrack data to queued packets).
   o << "  chain pre_lan {\n    type filter hook prerouting priority mangle; policy accept;\n";
   for (const auto& pr : kProtos) {
     if (!c.hairpin)
       o << "    iifname " << lan << " ip daddr " << wan_ip << " " << pr.name << " dport @own_" << pr.name
         << " drop\n";
     o << "    ct state new iifname " << lan << " meta l4proto " << pr.name << " fib daddr type != local "
-      << key_orig(c.mapping) << " != @map_" << pr.name << " jump " << kCtrlChain << "\n";
+      << key_orig(c.mapping) << " != @map_" << pr.name << " " << mark_for_ctrl() << "\n";
     if (c.hairpin)
       o << "    ct state new iifname " << lan << " ip daddr " << wan_ip << " " << pr.name << " dport @own_"
-        << pr.name << " " << key_orig(c.mapping) << " != @map_" << pr.name << " jump " << kCtrlChain << "\n";
+        << pr.name << " " << key_orig(c.mapping) << " != @map_" << pr.name << " " << mark_for_ctrl() << "\n";
   }
   o << "  }\n";
-  o << "  chain " << kCtrlChain << " {\n  }\n";
 
   // Inbound: a prerouting nat chain must exist even when empty, or the kernel does not
   // reverse-translate replies and they land in the router's own input path.
@@ -197,6 +209,19 @@ std::string nat_ruleset(const NatParams& p) {
   return o.str();
 }
 
+std::string nat_queue_table() {
+  // Right after pb_nat's prerouting chain (mangle = -150): take the mark off and queue.
+  std::ostringstream o;
+  o << "table ip " << kQueueTable << " {\n";
+  o << "  chain mark_in {\n    type filter hook prerouting priority -149; policy accept;\n";
+  o << "    meta mark & " << hex(kCtrlMark) << " == " << hex(kCtrlMark) << " meta mark set meta mark & "
+    << hex(~kCtrlMark) << " jump " << kQueueChain << "\n";
+  o << "  }\n";
+  o << "  chain " << kQueueChain << " {\n  }\n";
+  o << "}\n";
+  return o.str();
+}
+
 std::string nat_remove() {
   return std::string("add table ip ") + kNatTable + "\ndelete table ip " + kNatTable + "\n";
 }
@@ -231,12 +256,14 @@ void outbound_policy(std::ostringstream& o, const std::string& wan, const char* 
 
 }  // namespace
 
-std::string firewall_ruleset(const FirewallParams& p) {
+std::string firewall_ruleset(const FirewallParams& p, bool replace) {
   const auto& c = p.cfg;
   const std::string wan = q(p.wan_if);
   std::ostringstream o;
-  o << "add table inet " << kFirewallTable << "\n";
-  o << "delete table inet " << kFirewallTable << "\n";
+  if (replace) {
+    o << "add table inet " << kFirewallTable << "\n";
+    o << "delete table inet " << kFirewallTable << "\n";
+  }
   o << "table inet " << kFirewallTable << " {\n";
   o << "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
   o << "    ct state established,related accept\n";

@@ -5,10 +5,12 @@
 //   map_P   mapping key -> WAN . ePort     key = iIP . iPort [. rIP [. rPort]] by mapping type
 //   own_P   ePort -> iIP . iPort           who owns an external port (inbound DNAT, hairpin)
 //   perm_P  ePort . rIP                    address-dependent filtering permissions
-// The kernel translates, filters and records; the first packet of a *new* mapping is queued in
-// prerouting (chain `ctrl`, whose single NFQUEUE rule is added through nft_compat because this
-// kernel has no nft `queue`) to the NAT controller, which picks the external port (ownership,
-// preservation, seeded draws) and inserts map_P/own_P before the packet goes on to srcnat.
+// The kernel translates, filters and records; the first packet of a *new* mapping is marked in
+// prerouting and queued by the separate table pb_natq (an xtables NFQUEUE rule through nft_compat,
+// because this kernel has no nft `queue`) to the NAT controller, which picks the external port
+// (ownership, preservation, seeded draws) and inserts map_P/own_P before the packet goes on to
+// srcnat. Keeping the xtables rule out of pb_nat makes replacing pb_nat cheap: nft_compat waits for
+// an RCU grace period whenever nf_tables destroy work is pending, which every replacement leaves.
 // Keys use the conntrack *original* tuple so hairpinned packets (already DNAT'ed to the peer's
 // private address) are keyed by the external address they were sent to.
 #pragma once
@@ -23,8 +25,11 @@
 namespace patchbay::nat {
 
 inline constexpr const char* kNatTable = "pb_nat";
+inline constexpr const char* kQueueTable = "pb_natq";  // persistent: holds the xtables NFQUEUE rule
+inline constexpr const char* kQueueChain = "to_ctrl";
 inline constexpr const char* kFirewallTable = "pb_fw";
-inline constexpr const char* kCtrlChain = "ctrl";
+// Packet mark bit with which pb_nat hands a packet to pb_natq (cleared before queueing).
+inline constexpr std::uint32_t kCtrlMark = 0x00800000;
 
 struct NatParams {
   std::string wan_if;  // "ix" or "wan"
@@ -33,8 +38,12 @@ struct NatParams {
   NatConfig cfg;
 };
 
-// Replaces (or creates) the NAT table in one transaction.
-std::string nat_ruleset(const NatParams& p);
+// Creates the NAT table, or with `replace` swaps it in one transaction. Creation avoids a delete on
+// purpose: every deletion leaves nf_tables destroy work that the next xtables rule waits for.
+std::string nat_ruleset(const NatParams& p, bool replace);
+// The persistent queue table (created once per router; its chain kQueueChain then receives the
+// NFQUEUE rule through nft_compat, which libnftables cannot express).
+std::string nat_queue_table();
 // Removes the NAT table if present.
 std::string nat_remove();
 // Empties the mapping, ownership and permission maps (flush_nat_state).
@@ -45,7 +54,7 @@ struct FirewallParams {
   FirewallConfig cfg;
 };
 // Replaces the firewall table (an empty string-equivalent removal for Firewall::None).
-std::string firewall_ruleset(const FirewallParams& p);
+std::string firewall_ruleset(const FirewallParams& p, bool replace);
 std::string firewall_remove();
 
 // Conntrack timeouts for the router's namespace ("net/netfilter/..." relative to /proc/sys).

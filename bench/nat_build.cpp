@@ -1,0 +1,107 @@
+// nat-build benchmark: builds N NAT routers with a firewall (RouterPreset::Home) and measures one
+// set_nat_mode at runtime. Baselines in the same run: N plain routers (what NAT adds per router),
+// and applying the same NAT rule set with one `nft -f` process (what in-process libnftables saves).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nat/rules.hpp"
+#include "patchbay/patchbay.hpp"
+
+using namespace patchbay;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+void emit(const char* metric, double value, const char* unit) {
+  std::printf("{\"bench\":\"nat-build\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric, value,
+              unit);
+  std::fflush(stdout);
+}
+
+double build_routers(int n, bool nat) {
+  Lab lab;
+  auto t = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto b = lab.add_router("r" + std::to_string(i));
+    if (nat) b.preset(RouterPreset::Home);
+    b.build();
+  }
+  return ms_since(t);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int routers = 50;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--routers" && i + 1 < argc) {
+      routers = std::atoi(argv[++i]);
+    } else {
+      std::cerr << "usage: nat_build [--routers N]\n";
+      return 2;
+    }
+  }
+  if (routers < 1) {
+    std::cerr << "nat_build: --routers must be >= 1\n";
+    return 2;
+  }
+  bool root = ::geteuid() == 0;
+  init_userns();
+
+  // The kernel destroys a lab's namespaces asynchronously after the lab is gone; that work holds
+  // the rtnl lock and would be billed to whatever runs next, so let it finish between phases.
+  auto settle = [] { std::this_thread::sleep_for(std::chrono::seconds(3)); };
+  build_routers(2, true);  // warm-up: first-use costs (libnftables caches, threads)
+  settle();
+  double plain = build_routers(routers, false);
+  settle();
+  double nat = build_routers(routers, true);
+  settle();
+  emit("routers", routers, "count");
+  emit("build_s", nat / 1000.0, "s");
+  emit("per_router_ms", nat / routers, "ms");
+  emit("plain_per_router_ms", plain / routers, "ms");
+  emit("nat_overhead_per_router_ms", (nat - plain) / routers, "ms");
+
+  // One runtime change, averaged over a few flips.
+  {
+    Lab lab;
+    auto r = lab.add_router("r").preset(RouterPreset::Home).build();
+    const int flips = 20;
+    auto t = Clock::now();
+    for (int i = 0; i < flips; ++i) r.set_nat_mode(i % 2 ? Nat::home() : Nat::corporate());
+    emit("set_nat_ms", ms_since(t) / flips, "ms");
+
+    if (root) {
+      // Baseline: the same rule set through an `nft -f` process inside the router.
+      auto rules = nat::nat_ruleset(
+          nat::NatParams{"ix", "br-lan", *r.uplink_ip(), *Nat::corporate().to_config()}, true);
+      std::string path = "/tmp/patchbay-bench-nat-" + std::to_string(::getpid()) + ".nft";
+      std::ofstream(path) << rules;
+      auto t2 = Clock::now();
+      bool ok = true;
+      for (int i = 0; i < flips; ++i) ok = ok && r.output(Command("nft").args({"-f", path})).status.success();
+      double per = ms_since(t2) / flips;
+      std::remove(path.c_str());
+      if (ok) {
+        emit("baseline_nft_process_ms", per, "ms");
+      } else {
+        std::cerr << "nat-build: the nft baseline failed (is the nftables package installed?)\n";
+      }
+    }
+  }
+  return 0;
+}
