@@ -8,7 +8,7 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config
   libnftables-dev libasio-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping util-linux
+  iproute2 iputils-ping util-linux nftables
 )
 
 missing=()
