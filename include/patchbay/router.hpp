@@ -68,6 +68,8 @@ class Router : public Node {
   void set_nat_mode(Nat nat);
   // Forgets every conntrack entry and every mapping of this router (ctnetlink, in-process).
   void flush_nat_state();
+  // Live IPv4 mappings (internal endpoint -> external port) with their remaining lifetime.
+  std::vector<NatBinding> nat_mappings() const;
   void set_firewall(Firewall fw);
 
   template <class F>

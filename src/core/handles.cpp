@@ -102,6 +102,13 @@ void Router::flush_nat_state() {
   c->flush_nat_state(*r);
 }
 
+std::vector<NatBinding> Router::nat_mappings() const {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return c->nat_mappings(*r);
+}
+
 void Router::set_firewall(Firewall fw) {
   auto c = core();
   auto r = as_router(rec());

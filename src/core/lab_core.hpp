@@ -195,6 +195,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void set_nat(RouterRec& r, const Nat& n);
   void set_firewall(RouterRec& r, const Firewall& f);
   void flush_nat_state(RouterRec& r);
+  std::vector<NatBinding> nat_mappings(RouterRec& r);
 
   std::shared_ptr<NodeRec> node(NodeId id) const;  // nullptr if unknown or removed
   std::shared_ptr<RouterRec> router(NodeId id) const;

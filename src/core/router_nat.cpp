@@ -137,4 +137,25 @@ void LabCore::flush_nat_state(RouterRec& r) {
   emit("nat_state_flushed", {{"router", r.name}});
 }
 
+std::vector<NatBinding> LabCore::nat_mappings(RouterRec& r) {
+  std::vector<NatBinding> out;
+  if (!r.nat_installed || !r.wan_ip) return out;
+  open_netfilter(r);
+  // own_P holds one element per external port: the owner and how long it has left.
+  for (auto [proto, set] : {std::pair{Proto::Udp, "own_udp"}, std::pair{Proto::Tcp, "own_tcp"}}) {
+    for (const auto& e : r.nfnl->list_elements(NFPROTO_IPV4, nat::kNatTable, set)) {
+      sys::KeyReader key(e.key), data(e.data);
+      NatBinding b;
+      b.proto = proto;
+      b.external = SocketAddr(*r.wan_ip, key.port());
+      Ipv4Addr ip = data.ipv4();
+      b.internal = SocketAddr(ip, data.port());
+      b.expires_in =
+          std::chrono::duration_cast<std::chrono::seconds>(e.expires.value_or(std::chrono::milliseconds(0)));
+      out.push_back(b);
+    }
+  }
+  return out;
+}
+
 }  // namespace patchbay::detail

@@ -217,7 +217,7 @@ TEST(Lifecycle, ManyLabsLeaveNothingBehind) {
   for (int i = 0; i < 200; ++i) {
     Lab lab;
     auto dc = lab.add_router("dc").ip_support(IpSupport::DualStack).build();
-    auto home = lab.add_router("home").upstream(dc.id()).build();
+    auto home = lab.add_router("home").upstream(dc.id()).preset(RouterPreset::Home).build();
     auto dev = lab.add_device("dev").iface("eth0", home.id()).build();
     if (i % 20 == 0) {
       dev.run([] {});

@@ -62,6 +62,21 @@ TEST(NatRuntime, NatNeedsIpv4) {
                InvalidArgument);
 }
 
+TEST(NatRuntime, LiveMappingsAreListed) {
+  NatCase c(Nat::home(), Wiring::Direct);
+  EXPECT_TRUE(c.nat.nat_mappings().empty());
+  auto s = udp_socket(c.dev, 5555);
+  ASSERT_TRUE(probe_from(s.get(), c.udp_refl));
+  auto m = c.nat.nat_mappings();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].proto, Proto::Udp);
+  EXPECT_EQ(m[0].internal, SocketAddr(*c.dev.ip(), 5555));
+  EXPECT_EQ(m[0].external, SocketAddr(*c.nat.uplink_ip(), 5555));
+  EXPECT_GT(m[0].expires_in.count(), 20);  // udp_stream (300 s) once the reply was seen, or udp (30 s)
+  c.nat.flush_nat_state();
+  EXPECT_TRUE(c.nat.nat_mappings().empty());
+}
+
 TEST(NatRuntime, FlushForgetsUdpMappings) {
   auto cfg = NatConfig::builder().port_preservation(false).build();
   NatCase c(Nat::custom(cfg), Wiring::Direct);
