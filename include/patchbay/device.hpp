@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "patchbay/link.hpp"
 #include "patchbay/net.hpp"
 #include "patchbay/node.hpp"
 #include "patchbay/types.hpp"
@@ -36,6 +37,7 @@ struct IfaceSnapshot {
   NodeId router_id;
   std::optional<Ipv4Addr> ip;
   std::optional<Ipv6Addr> ip6, ll6;
+  std::optional<LinkCondition> condition_up, condition_down;
   std::optional<std::uint32_t> mtu;
   bool is_default = false, is_up = true;
 };
@@ -51,6 +53,14 @@ class Iface {
   NodeId router() const;
   bool is_default() const;
   bool is_up() const;
+
+  // Link conditions of this interface's link (Up = leaving the device). They belong to the
+  // interface: default-route changes and replugging keep them. ImpairmentError if the engine
+  // cannot apply one; ConfigError for an unreadable rate trace.
+  std::optional<LinkCondition> condition(LinkDirection dir) const;  // Both = Up
+  void set_condition(LinkCondition cond, LinkDirection dir);
+  void clear_condition(LinkDirection dir = LinkDirection::Both);
+  LinkStats link_stats() const;  // engine counters (zero while the link is unconditioned)
 
  private:
   friend class Device;
@@ -72,6 +82,9 @@ class Device : public Node {
   // Binds 0.0.0.0 / [::] port 40000 + (id mod 20000), sends "PROBE" up to 3 times (500 ms
   // timeouts) and returns the address the reflector observed. TimeoutError if none answered.
   SocketAddr probe_udp_mapping(SocketAddr reflector);
+  // Name-based form of Iface::set_condition / clear_condition (nullopt clears `dir`).
+  void set_link_condition(std::string_view ifname, std::optional<LinkCondition> cond,
+                          LinkDirection dir = LinkDirection::Up);
 
   template <class F>
   auto spawn(F&& f) {
@@ -91,7 +104,8 @@ class DeviceBuilder {
   DeviceBuilder& operator=(DeviceBuilder&&) noexcept;
   ~DeviceBuilder();
 
-  DeviceBuilder& iface(std::string ifname, NodeId router);
+  DeviceBuilder& iface(std::string ifname, NodeId router, std::optional<LinkCondition> cond = std::nullopt,
+                       LinkDirection dir = LinkDirection::Up);
   DeviceBuilder& uplink(NodeId router);  // iface "eth<N>", N = current count
   DeviceBuilder& default_via(std::string ifname);
   DeviceBuilder& mtu(std::uint32_t mtu);  // every interface

@@ -82,6 +82,12 @@ class LabOpts {
     extended_public_v4_ = n;
     return *this;
   }
+  // Userspace (default; $PATCHBAY_LINK_ENGINE = "userspace" | "netem"). KernelNetem makes lab
+  // creation throw Unsupported when the kernel cannot create a netem qdisc.
+  LabOpts& link_engine(LinkEngine e) {
+    link_engine_ = e;
+    return *this;
+  }
 
   const std::optional<std::string>& label() const { return label_; }
   const std::optional<OutDir>& outdir() const { return outdir_; }
@@ -90,6 +96,7 @@ class LabOpts {
   Ipv6ProvisioningMode provisioning_mode() const { return provisioning_; }
   std::chrono::milliseconds child_grace() const { return child_grace_; }
   const Ipv4Net& extended_public_v4() const { return extended_public_v4_; }
+  std::optional<LinkEngine> link_engine() const { return link_engine_; }
 
  private:
   std::optional<std::string> label_;
@@ -99,6 +106,7 @@ class LabOpts {
   Ipv6ProvisioningMode provisioning_ = Ipv6ProvisioningMode::Static;
   std::chrono::milliseconds child_grace_{1000};
   Ipv4Net extended_public_v4_ = Ipv4Net::parse("11.0.0.0/8");
+  std::optional<LinkEngine> link_engine_;
 };
 
 // The lab root namespace and its IX bridge (198.18.0.0/24, 2001:db8::/64).
@@ -137,6 +145,25 @@ class Lab {
   DeviceBuilder add_device(std::string name);
   void remove_device(NodeId id);  // kills its processes, emits device_removed
   void remove_router(NodeId id);  // InUse while devices or sub-routers are attached
+  // The condition of the link between a device and a router it is attached to (either order:
+  // Up = leaving the device), or between a router and its parent (either order: Up = from the
+  // child towards the parent). nullopt clears `dir`. NotFound / InvalidArgument when the two
+  // nodes are not directly linked.
+  void set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> cond,
+                          LinkDirection dir = LinkDirection::Up);
+
+  // Regions (region.hpp, SPEC 8). Names match [A-Za-z0-9_-]{1,32}.
+  Region add_region(std::string name);  // InvalidArgument / AlreadyExists
+  // Links two regions with `link` in both directions and routes every prefix of each region over
+  // it. AlreadyExists if the pair is linked.
+  void link_regions(const Region& a, const Region& b, RegionLink link);
+  // Reroutes a <-> b through the region m with unbroken links to both that minimises
+  // latency(a,m) + latency(m,b) (ties: lowest index). NotFound if none; InvalidArgument if broken.
+  void break_region_link(const Region& a, const Region& b);
+  void restore_region_link(const Region& a, const Region& b);  // InvalidArgument unless broken
+  DefaultRegions add_default_regions();  // us, eu, asia; us-eu 40, us-asia 95, eu-asia 120 ms
+  std::optional<Region> region(std::string_view name) const;
+  std::vector<Region> regions() const;
 
   Ix ix() const;
   std::optional<Device> device(NodeId id) const;

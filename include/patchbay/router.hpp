@@ -24,10 +24,12 @@
 #include <vector>
 
 #include "patchbay/firewall.hpp"
+#include "patchbay/link.hpp"
 #include "patchbay/nat.hpp"
 #include "patchbay/net.hpp"
 #include "patchbay/node.hpp"
 #include "patchbay/preset.hpp"
+#include "patchbay/region.hpp"
 #include "patchbay/types.hpp"
 
 namespace patchbay {
@@ -45,7 +47,8 @@ struct RouterIface {
 
 class Router : public Node {
  public:
-  std::optional<NodeId> upstream() const;  // nullopt when attached to the IX
+  std::optional<NodeId> upstream() const;     // nullopt when attached to the IX
+  std::optional<std::string> region() const;  // the region's name (also for region routers)
   IpSupport ip_support() const;
   AddressPool downstream_pool() const;
   std::optional<std::uint32_t> mtu() const;
@@ -72,6 +75,16 @@ class Router : public Node {
   std::vector<NatBinding> nat_mappings() const;
   void set_firewall(Firewall fw);
 
+  // Everything the router forwards or originates into its LAN, as one shared queue (device to
+  // device traffic inside the LAN is not affected). nullopt clears it.
+  std::optional<LinkCondition> downlink_condition() const;
+  void set_downlink_condition(std::optional<LinkCondition> cond);
+  LinkCounters downlink_stats() const;
+  // The link to the parent router or the IX: Up = towards the parent. nullopt clears `dir`.
+  std::optional<LinkCondition> uplink_condition(LinkDirection dir) const;  // Both = Up
+  void set_uplink_condition(std::optional<LinkCondition> cond, LinkDirection dir = LinkDirection::Up);
+  LinkStats uplink_stats() const;
+
   template <class F>
   auto spawn(F&& f) {
     return spawn_impl(*this, std::forward<F>(f));
@@ -93,16 +106,19 @@ class RouterBuilder {
   RouterBuilder& preset(
       RouterPreset p);  // fills NAT, NAT v6, firewall, IP support, pool; later setters override
   RouterBuilder& upstream(NodeId parent);
+  RouterBuilder& region(const Region& r);  // parent = the region router; exclusive with upstream
   RouterBuilder& nat(Nat n);
   RouterBuilder& nat_v6(NatV6Mode m);
   RouterBuilder& firewall(Firewall fw);
   RouterBuilder& firewall_custom(const std::function<void(FirewallConfigBuilder&)>& fill);
   RouterBuilder& ip_support(IpSupport s);
   RouterBuilder& downstream_pool(AddressPool p);
-  RouterBuilder& downstream_cidr(Ipv4Net net);     // any prefix up to /30; gateway = first host
-  RouterBuilder& downstream_cidr_v6(Ipv6Net net);  // any prefix up to /126
-  RouterBuilder& mtu(std::uint32_t mtu);           // WAN + LAN
-  Router build();                                  // single use
+  RouterBuilder& downstream_cidr(Ipv4Net net);            // any prefix up to /30; gateway = first host
+  RouterBuilder& downstream_cidr_v6(Ipv6Net net);         // any prefix up to /126
+  RouterBuilder& mtu(std::uint32_t mtu);                  // WAN + LAN
+  RouterBuilder& downlink_condition(LinkCondition cond);  // router -> whole LAN
+  RouterBuilder& uplink_condition(LinkCondition cond, LinkDirection dir = LinkDirection::Up);
+  Router build();  // single use
 
  private:
   friend class Lab;

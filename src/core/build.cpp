@@ -3,16 +3,12 @@
 
 #include "core/ids.hpp"
 #include "core/lab_core.hpp"
+#include "core/macs.hpp"
 #include "sys/sysctl.hpp"
 
 namespace patchbay::detail {
 
 namespace {
-
-enum MacRole : std::uint64_t { kDevIface = 1, kDevPort, kLanBridge, kWan, kParentPort };
-sys::Mac mac_for(NodeId id, MacRole role) {
-  return sys::make_mac((id.value << 4) | role);
-}
 
 bool valid_node_name(std::string_view n) {
   if (n.empty() || n.size() > 64) return false;
@@ -55,7 +51,7 @@ std::shared_ptr<Netns> adopt(sys::PreparedNs p) {
 // ---- routers ----
 
 std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
-  validate_node_name("router", cfg.name);
+  if (!cfg.region_bridge) validate_node_name("router", cfg.name);
   const std::string owner = "router '" + cfg.name + "'";
   const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support);
   // Pool: explicit (or from a preset), else by NAT: none -> public, CGNAT -> 100.64/10, else private.
@@ -99,9 +95,14 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     r->lan_switch = NodeId{next_id_ + 1};
     r->ns_label = "lab" + std::to_string(seq_) + "-r" + std::to_string(id.value);
     r->upstream = cfg.upstream;
+    r->region = cfg.region ? cfg.region : parent ? parent->region : std::nullopt;
+    r->region_router = cfg.region_bridge.has_value();
     r->ip_support = cfg.ip_support;
     r->pool = pool;
     r->mtu = cfg.mtu;
+    r->downlink = cfg.downlink;
+    r->uplink_up = cfg.uplink_up;
+    r->uplink_down = cfg.uplink_down;
     r->nat = cfg.nat;
     r->nat_v6 = cfg.nat_v6;
     r->firewall = cfg.firewall;
@@ -137,18 +138,27 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
         }
       }
       if (v6) r->wan_ll6 = core::ll(core::seed2(id.value, parent ? parent->lan_switch.value : 1));
-      if (v4) {
+      if (v4 && cfg.region_bridge) {
+        // The region bridge: the first /24 of the block, hosts (sub-router WANs) from .10.
+        r->lan4 = cfg.region_bridge->bridge_subnet;
+        r->hosts4 = std::make_unique<core::HostPoolV4>(*r->lan4, 10, host_pool_msg(owner, *r->lan4, 244));
+      } else if (v4) {
         if (cfg.cidr) {
           plan_.reserve_v4(*cfg.cidr, owner);
           r->lan4 = *cfg.cidr;
           r->lan4_override = true;
         } else {
-          r->lan4 = plan_.alloc_downstream_v4(pool, std::nullopt, owner);
+          r->lan4 = plan_.alloc_downstream_v4(pool, r->region, owner);
         }
         std::uint64_t hosts = r->lan4->size() - 3;  // network, gateway, broadcast
         r->hosts4 = std::make_unique<core::HostPoolV4>(*r->lan4, 2, host_pool_msg(owner, *r->lan4, hosts));
       }
-      if (v6) {
+      if (v6 && cfg.region_bridge) {
+        r->lan6 = cfg.region_bridge->bridge_v6;
+        r->hosts6 = std::make_unique<core::HostPoolV6>(
+            *r->lan6, 0x10, "region bridge " + r->lan6->to_string() + " of " + owner + " exhausted");
+        r->lan_ll6 = core::ll(core::seed3(id.value, r->lan_switch.value, 0xA5A5));
+      } else if (v6) {
         if (cfg.cidr6) {
           plan_.reserve_v6(*cfg.cidr6, owner);
           r->lan6 = *cfg.cidr6;
@@ -239,6 +249,18 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     throw;
   }
   r->alive = true;
+  if (r->region && !r->region_router) region_router_added(*r);
+  if (r->downlink || r->uplink_up || r->uplink_down || engine_if_started()) {
+    try {
+      attach_router_links(*r);
+    } catch (...) {
+      try {
+        remove_router(r->id);
+      } catch (const Error&) {
+      }
+      throw;
+    }
+  }
   auto fields = router_state(*r);
   fields["name"] = r->name;
   emit("router_added", std::move(fields));
@@ -270,6 +292,7 @@ void LabCore::release_router_allocs(RouterRec& r) {
     else if (!parent)
       quiet([&] { plan_.release_ix_v6(*r.wan_ip6); });
   }
+  if (r.region_router) return;  // the region's bridge subnets belong to the region for good
   if (r.lan4) quiet([&] { plan_.release_v4(*r.lan4); });
   if (r.lan6) quiet([&] { plan_.release_v6(*r.lan6); });
 }
@@ -283,6 +306,8 @@ void LabCore::remove_router(NodeId id) {
     if (it == routers_.end() || !it->second->alive)
       throw NotFound("remove_router", "router " + std::to_string(id.value) + " does not exist");
     r = it->second;
+    if (r->region_router)
+      throw InvalidArgument(r->describe(), "remove_router: region routers live as long as the lab");
     std::string users;
     for (auto& [dev, ifs] : r->attached) {
       auto d = devices_.find(dev.value);
@@ -310,6 +335,8 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
+  detach_router_links(*r);
+  if (r->region) region_router_removed(*r);
   if (r->nat_attached) nat_controller().detach(r->id);
   remove_routes(r->ancestor_routes);
   // Delete the parent-side port explicitly: the namespace may outlive us if a user still holds a
@@ -366,6 +393,10 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
         i.id = NodeId{next++};
         i.name = ifn;
         i.router = rid;
+        if (auto c = cfg.conditions.find(ifn); c != cfg.conditions.end()) {
+          i.cond_up = c->second.first;
+          i.cond_down = c->second.second;
+        }
         if (rt->hosts4) {
           i.ip = rt->hosts4->alloc();
           i.gw = rt->hosts4->gateway();
@@ -442,6 +473,15 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     throw;
   }
   d->alive = true;
+  try {
+    attach_device_links(*d);
+  } catch (...) {
+    try {
+      remove_device(d->id);
+    } catch (const Error&) {
+    }
+    throw;
+  }
   auto fields = device_state(*d);
   fields["name"] = d->name;
   emit("device_added", std::move(fields));
@@ -488,6 +528,7 @@ void LabCore::remove_device(NodeId id) {
   std::lock_guard nlk(d->mu);
   terminate_children(d->id);
   d->stop_workers();
+  detach_device_links(*d);
   for (auto& [rt, port] : ports) {
     try {
       sys::NlBatch b(d->describe() + ": remove");

@@ -29,6 +29,16 @@ std::shared_ptr<DeviceRec> as_device(const std::shared_ptr<detail::NodeRec>& n) 
 std::optional<NodeId> Router::upstream() const {
   ROUTER_GET(r->upstream);
 }
+std::optional<std::string> Router::region() const {
+  auto c = core();
+  std::optional<std::uint32_t> idx;
+  {
+    auto r = as_router(rec());
+    std::lock_guard lk(r->mu);
+    idx = r->region;
+  }
+  return c->region_name(idx);
+}
 IpSupport Router::ip_support() const {
   ROUTER_GET(r->ip_support);
 }
@@ -116,6 +126,39 @@ void Router::set_firewall(Firewall fw) {
   c->set_firewall(*r, fw);
 }
 
+std::optional<LinkCondition> Router::downlink_condition() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->downlink;
+}
+void Router::set_downlink_condition(std::optional<LinkCondition> cond) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_downlink_condition(*r, std::move(cond));
+}
+LinkCounters Router::downlink_stats() const {
+  auto c = core();
+  auto r = as_router(rec());
+  return c->downlink_stats(*r);
+}
+std::optional<LinkCondition> Router::uplink_condition(LinkDirection dir) const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return dir == LinkDirection::Down ? r->uplink_down : r->uplink_up;
+}
+void Router::set_uplink_condition(std::optional<LinkCondition> cond, LinkDirection dir) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_uplink_condition(*r, std::move(cond), dir);
+}
+LinkStats Router::uplink_stats() const {
+  auto c = core();
+  auto r = as_router(rec());
+  return c->uplink_stats(*r);
+}
+
 // ---- Device ----
 
 namespace {
@@ -131,10 +174,22 @@ IfaceSnapshot snapshot_of(const detail::LabCore& core, const DeviceRec& d, const
   s.mtu = d.mtu;
   s.is_default = d.default_if == i.name;
   s.is_up = i.up;
+  s.condition_up = i.cond_up;
+  s.condition_down = i.cond_down;
   return s;
 }
 
 }  // namespace
+
+void Device::set_link_condition(std::string_view ifname, std::optional<LinkCondition> cond,
+                                LinkDirection dir) {
+  auto c = core();
+  auto d = as_device(rec());
+  std::lock_guard lk(d->mu);
+  auto* i = d->find(ifname);
+  if (!i) throw NotFound(d->describe(), "set_link_condition: no interface '" + std::string(ifname) + "'");
+  c->set_iface_condition(*d, *i, std::move(cond), dir);
+}
 
 std::optional<Ipv4Addr> Device::ip() const {
   auto d = as_device(rec());
@@ -207,6 +262,39 @@ bool Iface::is_default() const {
 }
 bool Iface::is_up() const {
   return snapshot().is_up;
+}
+std::optional<LinkCondition> Iface::condition(LinkDirection dir) const {
+  auto s = snapshot();
+  return dir == LinkDirection::Down ? s.condition_down : s.condition_up;
+}
+namespace {
+void set_iface_cond(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, const std::string& name,
+                    std::optional<LinkCondition> cond, LinkDirection dir) {
+  auto c = lab.lock();
+  if (!c || c->closing()) throw Removed("interface '" + name + "'", "the lab has been destroyed");
+  auto d = c->device(dev);
+  if (!d || !d->alive) throw Removed("interface '" + name + "'", "its device has been removed");
+  std::lock_guard lk(d->mu);
+  auto* i = d->find(name);
+  if (!i) throw Removed("interface '" + name + "'", "the interface has been removed");
+  c->set_iface_condition(*d, *i, std::move(cond), dir);
+}
+}  // namespace
+void Iface::set_condition(LinkCondition cond, LinkDirection dir) {
+  set_iface_cond(lab_, device_, name_, std::move(cond), dir);
+}
+void Iface::clear_condition(LinkDirection dir) {
+  set_iface_cond(lab_, device_, name_, std::nullopt, dir);
+}
+LinkStats Iface::link_stats() const {
+  auto c = lab_.lock();
+  if (!c || c->closing()) throw Removed("interface '" + name_ + "'", "the lab has been destroyed");
+  auto d = c->device(device_);
+  if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
+  std::lock_guard lk(d->mu);
+  auto* i = d->find(name_);
+  if (!i) throw Removed("interface '" + name_ + "'", "the interface has been removed");
+  return c->iface_link_stats(*d, *i);
 }
 
 // ---- Ix ----

@@ -86,6 +86,79 @@ void Lab::remove_router(NodeId id) {
   live(core_).remove_router(id);
 }
 
+Region Lab::add_region(std::string name) {
+  auto v = live(core_).add_region(name);
+  return Region(v.name, v.router, v.index);
+}
+
+void Lab::link_regions(const Region& a, const Region& b, RegionLink link) {
+  live(core_).link_regions(a.index(), b.index(), link);
+}
+
+void Lab::break_region_link(const Region& a, const Region& b) {
+  live(core_).break_region_link(a.index(), b.index());
+}
+
+void Lab::restore_region_link(const Region& a, const Region& b) {
+  live(core_).restore_region_link(a.index(), b.index());
+}
+
+DefaultRegions Lab::add_default_regions() {
+  auto us = add_region("us"), eu = add_region("eu"), asia = add_region("asia");
+  link_regions(us, eu, RegionLink::good(40));
+  link_regions(us, asia, RegionLink::good(95));
+  link_regions(eu, asia, RegionLink::good(120));
+  return DefaultRegions{us, eu, asia};
+}
+
+std::optional<Region> Lab::region(std::string_view name) const {
+  for (auto& r : regions())
+    if (r.name() == name) return r;
+  return std::nullopt;
+}
+
+std::vector<Region> Lab::regions() const {
+  std::vector<Region> out;
+  for (auto& v : live(core_).regions()) out.push_back(Region(v.name, v.router, v.index));
+  return out;
+}
+
+void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> cond, LinkDirection dir) {
+  auto& c = live(core_);
+  auto context = "set_link_condition(" + std::to_string(a.value) + ", " + std::to_string(b.value) + ")";
+  // device <-> router: the device's interface(s) on that router.
+  for (auto [dev, rt] : {std::pair{a, b}, std::pair{b, a}}) {
+    if (auto d = c.device(dev)) {
+      if (!c.router(rt)) throw NotFound(context, "node " + std::to_string(rt.value) + " is not a router");
+      std::lock_guard lk(d->mu);
+      bool any = false;
+      for (auto& i : d->ifaces)
+        if (i.router == rt) {
+          c.set_iface_condition(*d, i, cond, dir);
+          any = true;
+        }
+      if (!any)
+        throw InvalidArgument(context,
+                              d->describe() + " has no interface on router " + std::to_string(rt.value));
+      return;
+    }
+  }
+  // parent <-> child router (or the IX, id 1).
+  for (auto [child, parent] : {std::pair{a, b}, std::pair{b, a}}) {
+    auto r = c.router(child);
+    if (!r) continue;
+    std::lock_guard lk(r->mu);
+    NodeId up = r->upstream.value_or(NodeId{1});
+    if (up != parent) continue;
+    c.set_uplink_condition(*r, cond, dir);
+    return;
+  }
+  if (!c.node(a)) throw NotFound(context, "node " + std::to_string(a.value) + " does not exist");
+  if (!c.node(b)) throw NotFound(context, "node " + std::to_string(b.value) + " does not exist");
+  throw InvalidArgument(context, "nodes " + std::to_string(a.value) + " and " + std::to_string(b.value) +
+                                     " are not directly linked");
+}
+
 Ix Lab::ix() const {
   return Ix(live(core_).weak_from_this(), NodeId{1}, "ix");
 }
@@ -201,7 +274,18 @@ RouterBuilder& RouterBuilder::firewall_custom(const std::function<void(FirewallC
   return *this;
 }
 RouterBuilder& RouterBuilder::upstream(NodeId parent) {
+  if (cfg_->region)
+    throw InvalidArgument("router '" + cfg_->name + "'",
+                          "upstream and region are exclusive (region already set)");
   cfg_->upstream = parent;
+  return *this;
+}
+RouterBuilder& RouterBuilder::region(const Region& r) {
+  if (cfg_->upstream && !cfg_->region)
+    throw InvalidArgument("router '" + cfg_->name + "'",
+                          "upstream and region are exclusive (upstream already set)");
+  cfg_->upstream = r.router_id();
+  cfg_->region = r.index();
   return *this;
 }
 RouterBuilder& RouterBuilder::ip_support(IpSupport s) {
@@ -226,6 +310,18 @@ RouterBuilder& RouterBuilder::downstream_cidr_v6(Ipv6Net net) {
   cfg_->cidr6 = net;
   return *this;
 }
+RouterBuilder& RouterBuilder::downlink_condition(LinkCondition cond) {
+  cond.to_limits().validate();
+  cfg_->downlink = std::move(cond);
+  return *this;
+}
+RouterBuilder& RouterBuilder::uplink_condition(LinkCondition cond, LinkDirection dir) {
+  cond.to_limits().validate();
+  if (dir != LinkDirection::Down) cfg_->uplink_up = cond;
+  if (dir != LinkDirection::Up) cfg_->uplink_down = cond;
+  return *this;
+}
+
 RouterBuilder& RouterBuilder::mtu(std::uint32_t mtu) {
   if (mtu < 68 || mtu > 65535)
     throw InvalidArgument("router '" + cfg_->name + "'", "mtu " + std::to_string(mtu) + " outside 68..65535");
@@ -253,7 +349,14 @@ DeviceBuilder::DeviceBuilder(DeviceBuilder&&) noexcept = default;
 DeviceBuilder& DeviceBuilder::operator=(DeviceBuilder&&) noexcept = default;
 DeviceBuilder::~DeviceBuilder() = default;
 
-DeviceBuilder& DeviceBuilder::iface(std::string ifname, NodeId router) {
+DeviceBuilder& DeviceBuilder::iface(std::string ifname, NodeId router, std::optional<LinkCondition> cond,
+                                    LinkDirection dir) {
+  if (cond) {
+    cond->to_limits().validate();
+    auto& [up, down] = cfg_->conditions[ifname];
+    if (dir != LinkDirection::Down) up = cond;
+    if (dir != LinkDirection::Up) down = cond;
+  }
   cfg_->ifaces.emplace_back(std::move(ifname), router);
   return *this;
 }

@@ -1,4 +1,5 @@
 #include "core/lab_core.hpp"
+#include "core/macs.hpp"
 
 #include <unistd.h>
 
@@ -13,11 +14,6 @@ namespace patchbay::detail {
 namespace {
 
 std::atomic<std::uint64_t> g_lab_seq{0};
-
-enum MacRole : std::uint64_t { kIxBridge = 6 };
-sys::Mac mac_for(NodeId id, MacRole role) {
-  return sys::make_mac((id.value << 4) | role);
-}
 
 }  // namespace
 
@@ -81,12 +77,22 @@ LabCore::LabCore(LabOpts opts)
     std::random_device rd;
     seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   }
+  if (!opts_.link_engine()) {
+    std::string e = std::getenv("PATCHBAY_LINK_ENGINE") ? std::getenv("PATCHBAY_LINK_ENGINE") : "";
+    if (e.empty() || e == "userspace")
+      opts_.link_engine(LinkEngine::Userspace);
+    else if (e == "netem" || e == "kernel-netem")
+      opts_.link_engine(LinkEngine::KernelNetem);
+    else
+      throw InvalidArgument("PATCHBAY_LINK_ENGINE", "expected 'userspace' or 'netem', got '" + e + "'");
+  }
   bus_.set_sink([this](const LabEvent& ev) {
     std::lock_guard lk(state_mu_);
     state_.apply(ev);
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
   create_root();
+  probe_link_engine();
 }
 
 LabCore::~LabCore() {
@@ -153,7 +159,7 @@ void LabCore::create_root() {
                          {"label", opts_.label() ? nlohmann::json(*opts_.label()) : nlohmann::json(nullptr)},
                          {"seed", seed_},
                          {"version", PATCHBAY_VERSION},
-                         {"engine", "userspace"}};
+                         {"engine", opts_.link_engine() == LinkEngine::KernelNetem ? "netem" : "userspace"}};
   emit("lab_created", std::move(created));
   emit("ix_created", {{"bridge", ix_->bridge},
                       {"cidr", core::AddressPlan::ix_cidr().to_string()},
@@ -196,6 +202,12 @@ void LabCore::shutdown() {
     }
     ctrl.reset();  // detaches through the loop, so before it
     loop.reset();
+    std::unique_ptr<link::Engine> eng;
+    {
+      std::lock_guard lk(engine_mu_);
+      eng = std::move(engine_);
+    }
+    eng.reset();  // before the setup thread: it may still be opening a packet socket
   }
   setup_->stop();
   // Closing the namespace fds lets the kernel destroy every interface, route and table in them.

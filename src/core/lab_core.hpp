@@ -23,6 +23,7 @@
 #include "exec/event_loop.hpp"
 #include "exec/spawner.hpp"
 #include "exec/worker.hpp"
+#include "link/engine.hpp"
 #include "nat/controller.hpp"
 #include "patchbay/lab.hpp"
 #include "sys/netlink.hpp"
@@ -80,6 +81,7 @@ struct IfaceRec {
   std::optional<Ipv6Addr> ip6, gw6, ll6;
   std::uint8_t prefix6 = 0;
   bool up = true;
+  std::optional<LinkCondition> cond_up, cond_down;  // guarded by the device's mu
 };
 
 struct DeviceRec : NodeRec {
@@ -100,6 +102,8 @@ struct RouterRec : NodeRec {
   using NodeRec::NodeRec;
   NodeId lan_switch;
   std::optional<NodeId> upstream;
+  std::optional<std::uint32_t> region;  // region index (inherited from the parent)
+  bool region_router = false;           // the hidden router of a region
   IpSupport ip_support = IpSupport::V4Only;
   AddressPool pool = AddressPool::Public;
   std::optional<std::uint32_t> mtu;
@@ -138,6 +142,9 @@ struct RouterRec : NodeRec {
   bool queue_installed = false;  // table pb_natq and its NFQUEUE rule exist
   bool fw_installed = false;
 
+  // Link conditions (guarded by mu): into the LAN, and of the link to the parent / IX.
+  std::optional<LinkCondition> downlink, uplink_up, uplink_down;
+
   // Topology (guarded by the lab lock).
   std::set<NodeId> children;
   std::map<NodeId, std::set<std::string>> attached;  // device -> its interfaces on this LAN
@@ -165,7 +172,29 @@ struct RouterConfig {
   std::optional<Ipv4Net> cidr;
   std::optional<Ipv6Net> cidr6;
   std::optional<std::uint32_t> mtu;
+  std::optional<LinkCondition> downlink, uplink_up, uplink_down;
+  std::optional<std::uint32_t> region;                          // RouterBuilder::region
+  std::optional<core::AddressPlan::RegionAlloc> region_bridge;  // set only for region routers
   bool built = false;
+};
+
+struct RegionRec {
+  std::string name;
+  NodeId router;
+  std::uint32_t index = 0;
+  // Every prefix routed towards the region router: its blocks, its LAN and its subtree's
+  // exposed prefixes. Linked regions route all of them over the link (or the detour).
+  std::set<std::pair<IpAddr, std::uint8_t>> prefixes;
+};
+
+struct RegionLinkRec {
+  std::uint32_t a = 0, b = 0;  // region indexes, a < b
+  core::AddressPlan::RegionLinkAlloc alloc;
+  RegionLink link;
+  bool broken = false;
+  std::uint32_t via = 0;   // detour region while broken
+  int if_a = 0, if_b = 0;  // router-side interfaces
+  std::uint64_t engine_id = 0;
 };
 
 struct DeviceConfig {
@@ -173,6 +202,8 @@ struct DeviceConfig {
   std::vector<std::pair<std::string, NodeId>> ifaces;
   std::optional<std::string> default_via;
   std::optional<std::uint32_t> mtu;
+  std::map<std::string, std::pair<std::optional<LinkCondition>, std::optional<LinkCondition>>>
+      conditions;  // iface -> {up, down}
   bool built = false;
 };
 
@@ -196,6 +227,35 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void set_firewall(RouterRec& r, const Firewall& f);
   void flush_nat_state(RouterRec& r);
   std::vector<NatBinding> nat_mappings(RouterRec& r);
+
+  // Regions (src/core/regions.cpp). Serialised by region_mu_.
+  struct RegionView {
+    std::string name;
+    NodeId router;
+    std::uint32_t index;
+  };
+  RegionView add_region(const std::string& name);
+  void link_regions(std::uint32_t a, std::uint32_t b, const RegionLink& link);
+  void break_region_link(std::uint32_t a, std::uint32_t b);
+  void restore_region_link(std::uint32_t a, std::uint32_t b);
+  std::vector<RegionView> regions() const;
+  std::optional<std::string> region_name(std::optional<std::uint32_t> index) const;
+  // A router inside a region was built / is being removed: keep the linked regions' routes.
+  void region_router_added(const RouterRec& r);
+  void region_router_removed(const RouterRec& r);
+
+  // Link conditions (src/core/link_conditions.cpp). Callers hold the node's mu.
+  void set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c, LinkDirection dir);
+  void set_downlink_condition(RouterRec& r, std::optional<LinkCondition> c);
+  void set_uplink_condition(RouterRec& r, std::optional<LinkCondition> c, LinkDirection dir);
+  LinkStats iface_link_stats(const DeviceRec& d, const IfaceRec& i);
+  LinkStats uplink_stats(const RouterRec& r);
+  LinkCounters downlink_stats(const RouterRec& r);
+  // Build/removal hooks: conditions given to builders, LANs with a downlink condition.
+  void attach_device_links(DeviceRec& d);
+  void attach_router_links(RouterRec& r);
+  void detach_device_links(const DeviceRec& d);
+  void detach_router_links(const RouterRec& r);
 
   std::shared_ptr<NodeRec> node(NodeId id) const;  // nullptr if unknown or removed
   std::shared_ptr<RouterRec> router(NodeId id) const;
@@ -239,6 +299,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::vector<sys::Sysctl> lab_sysctls() const;
   static std::vector<sys::Sysctl> bridge_sysctls();
   void emit(const std::string& kind, nlohmann::json fields);
+  link::Engine* engine_if_started();
+  link::Engine& engine();                  // started on first use
+  void ensure_segment(std::uint64_t seg);  // router id, or 1 = the IX
+  link::PortSpec device_port(const DeviceRec& d, const IfaceRec& i) const;
+  link::PortSpec uplink_port(const RouterRec& r) const;
+  std::uint64_t uplink_segment(const RouterRec& r) const;  // parent router id or 1
+  void push_iface(DeviceRec& d, IfaceRec& i);
+  void push_uplink(RouterRec& r);
+  void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);
+  void probe_link_engine();
 
   LabOpts opts_;
   std::uint64_t seq_;
@@ -263,6 +333,18 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::unique_ptr<nat::Controller> nat_ctrl_;
   std::mutex spawner_mu_;
   std::shared_ptr<Spawner> spawner_;
+  std::mutex engine_mu_;
+  std::unique_ptr<link::Engine> engine_;
+
+  // Regions: records guarded by mu_; region operations serialised by region_mu_ (never held
+  // while waiting for mu_'s holders to reach the kernel).
+  std::mutex region_mu_;
+  std::vector<RegionRec> regions_;  // index i + 1
+  std::map<std::pair<std::uint32_t, std::uint32_t>, RegionLinkRec> region_links_;
+  std::shared_ptr<Netns> wire_;  // holds region-link veth ends; created on first link
+  void install_region_routes(std::uint32_t from, std::uint32_t to);  // region_mu_ held
+  Netns& wire_ns();
+  const RegionLinkRec* find_link(std::uint32_t a, std::uint32_t b) const;
 };
 
 }  // namespace patchbay::detail

@@ -20,8 +20,14 @@ nlohmann::json opt(const std::optional<T>& v) {
 nlohmann::json LabCore::router_state(const RouterRec& r) const {
   std::string upstream_name;
   nlohmann::json devices = nlohmann::json::array();
+  nlohmann::json region = nullptr;
   {
     std::lock_guard lk(mu_);
+    // A region router is announced before its region record exists: its name carries the region.
+    if (r.region_router)
+      region = r.name.substr(7);
+    else if (r.region && *r.region <= regions_.size())
+      region = regions_[*r.region - 1].name;
     if (r.upstream) {
       auto it = routers_.find(r.upstream->value);
       if (it != routers_.end()) upstream_name = it->second->name;
@@ -35,7 +41,7 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
   }
   return {
       {"ns", r.ns_label},
-      {"region", nullptr},
+      {"region", region},
       {"nat", r.nat.to_json()},
       {"nat_v6", to_string(r.nat_v6)},
       {"firewall", r.firewall.to_json()},
@@ -51,7 +57,7 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
       {"downstream_gw_v6", opt(r.gw6())},
       {"downstream_ll_v6", opt(r.lan_ll6)},
       {"downstream_bridge", r.lan_name},
-      {"downlink_condition", nullptr},
+      {"downlink_condition", r.downlink ? r.downlink->to_json() : nlohmann::json(nullptr)},
       {"devices", devices},
       {"counters", nlohmann::json::object()},
       {"preset", r.preset ? nlohmann::json(to_string(*r.preset)) : nlohmann::json(nullptr)},
@@ -59,7 +65,9 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
       {"ra_enabled", true},
       {"ra_interval_secs", 30},
       {"ra_lifetime_secs", 1800},
-      {"uplink_condition", {{"up", nullptr}, {"down", nullptr}}},
+      {"uplink_condition",
+       {{"up", r.uplink_up ? r.uplink_up->to_json() : nlohmann::json(nullptr)},
+        {"down", r.uplink_down ? r.uplink_down->to_json() : nlohmann::json(nullptr)}}},
   };
 }
 
@@ -70,8 +78,8 @@ nlohmann::json LabCore::iface_snapshot(const DeviceRec&, const IfaceRec& i) cons
       {"ip", opt(i.ip)},
       {"ip_v6", opt(i.ip6)},
       {"ll_v6", opt(i.ll6)},
-      {"link_condition", nullptr},
-      {"link_condition_down", nullptr},
+      {"link_condition", i.cond_up ? i.cond_up->to_json() : nlohmann::json(nullptr)},
+      {"link_condition_down", i.cond_down ? i.cond_down->to_json() : nlohmann::json(nullptr)},
       {"is_up", i.up},
   };
 }

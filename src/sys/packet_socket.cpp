@@ -116,6 +116,7 @@ PacketSocket::PacketSocket(PacketSocket&& o) noexcept
       parked_(o.parked_),
       txbuf_(std::move(o.txbuf_)),
       txoff_(std::move(o.txoff_)),
+      txif_(std::move(o.txif_)),
       tx_errors_(o.tx_errors_),
       rx_truncated_(o.rx_truncated_),
       rx_ring_drops_(o.rx_ring_drops_) {}
@@ -134,6 +135,7 @@ PacketSocket& PacketSocket::operator=(PacketSocket&& o) noexcept {
     parked_ = o.parked_;
     txbuf_ = std::move(o.txbuf_);
     txoff_ = std::move(o.txoff_);
+    txif_ = std::move(o.txif_);
     tx_errors_ = o.tx_errors_;
     rx_truncated_ = o.rx_truncated_;
     rx_ring_drops_ = o.rx_ring_drops_;
@@ -166,6 +168,10 @@ void PacketSocket::unpark() {
 }
 
 std::size_t PacketSocket::receive(const RxFn& fn, std::size_t max) {
+  return receive_any([&](int, const virtio_net_hdr& h, std::span<const std::uint8_t> f) { fn(h, f); }, max);
+}
+
+std::size_t PacketSocket::receive_any(const RxAnyFn& fn, std::size_t max) {
   std::size_t n = 0;
   while (n < max && frame_count_ != 0) {
     auto* h = slot_at(ring_, frame_size_, rx_pos_);
@@ -187,14 +193,22 @@ std::size_t PacketSocket::receive(const RxFn& fn, std::size_t max) {
     auto* base = reinterpret_cast<const std::uint8_t*>(h);
     virtio_net_hdr vnet;
     std::memcpy(&vnet, base + h->tp_mac - kVnetLen, kVnetLen);
-    fn(vnet, std::span<const std::uint8_t>(base + h->tp_mac, h->tp_snaplen));
+    // TPACKET_V2 puts the sockaddr_ll right after the (aligned) header.
+    sockaddr_ll ll;
+    std::memcpy(&ll, base + TPACKET_ALIGN(sizeof(tpacket2_hdr)), sizeof ll);
+    fn(ll.sll_ifindex, vnet, std::span<const std::uint8_t>(base + h->tp_mac, h->tp_snaplen));
   }
   return n;
 }
 
 void PacketSocket::send(const virtio_net_hdr& h, std::span<const std::uint8_t> frame) {
+  send_to(0, h, frame);
+}
+
+void PacketSocket::send_to(int ifindex, const virtio_net_hdr& h, std::span<const std::uint8_t> frame) {
   if (txoff_.size() >= kMaxQueued) flush();
   txoff_.push_back(txbuf_.size());
+  txif_.push_back(ifindex);
   const auto* hp = reinterpret_cast<const std::uint8_t*>(&h);
   txbuf_.insert(txbuf_.end(), hp, hp + kVnetLen);
   txbuf_.insert(txbuf_.end(), frame.begin(), frame.end());
@@ -204,15 +218,24 @@ void PacketSocket::flush() {
   if (txoff_.empty()) return;
   thread_local std::vector<mmsghdr> msgs;
   thread_local std::vector<iovec> iovs;
+  thread_local std::vector<sockaddr_ll> addrs;
   const std::size_t count = txoff_.size();
   msgs.assign(count, mmsghdr{});
   iovs.resize(count);
+  addrs.assign(count, sockaddr_ll{});
   for (std::size_t i = 0; i < count; ++i) {
     std::size_t end = i + 1 < count ? txoff_[i + 1] : txbuf_.size();
     iovs[i].iov_base = txbuf_.data() + txoff_[i];
     iovs[i].iov_len = end - txoff_[i];
     msgs[i].msg_hdr.msg_iov = &iovs[i];
     msgs[i].msg_hdr.msg_iovlen = 1;  // bound socket: no address needed
+    if (txif_[i] != 0) {
+      addrs[i].sll_family = AF_PACKET;
+      addrs[i].sll_ifindex = txif_[i];
+      addrs[i].sll_protocol = htons(ETH_P_ALL);
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    }
   }
   std::size_t i = 0;
   while (i < count) {
@@ -241,6 +264,7 @@ void PacketSocket::flush() {
   }
   txbuf_.clear();
   txoff_.clear();
+  txif_.clear();
 }
 
 std::uint64_t PacketSocket::rx_ring_drops() {

@@ -33,12 +33,16 @@ class SetupThread;
 class PacketSocket {
  public:
   using RxFn = std::function<void(const virtio_net_hdr&, std::span<const std::uint8_t>)>;
+  // For a socket bound to every interface (ifindex 0): also says where the frame arrived.
+  using RxAnyFn = std::function<void(int ifindex, const virtio_net_hdr&, std::span<const std::uint8_t>)>;
 
   static constexpr std::size_t kMaxQueued = 256;
 
   PacketSocket() = default;
   // Opens, configures (vnet hdr, ignore outgoing, ring with 64 KB + header slots, `ring_frames`
   // slots), binds to ifindex for ETH_P_ALL, and parks it. Errors name `what` and the step.
+  // ifindex 0 binds to every interface of the namespace: one ring serves them all (receive_any,
+  // send_to), which is how the wire namespace's many region-link ends share one socket.
   static PacketSocket open(SetupThread& setup, int netns_fd, int ifindex, std::string what,
                            unsigned ring_frames = 256);
   PacketSocket(PacketSocket&&) noexcept;
@@ -56,10 +60,13 @@ class PacketSocket {
   // Calls fn for up to `max` ready ring slots and returns them to the kernel; returns the count.
   // Frames are valid only during the call.
   std::size_t receive(const RxFn& fn, std::size_t max = 64);
+  std::size_t receive_any(const RxAnyFn& fn, std::size_t max = 64);
 
   // Queues one frame for transmission (copied into an internal batch buffer). A large queue
   // (kMaxQueued frames) is flushed on the spot.
   void send(const virtio_net_hdr& h, std::span<const std::uint8_t> frame);
+  // The same out of a given interface (for sockets bound to ifindex 0).
+  void send_to(int ifindex, const virtio_net_hdr& h, std::span<const std::uint8_t> frame);
   // Transmits everything queued with sendmmsg; frames the kernel refuses (ENOBUFS, interface
   // down) are counted in tx_errors() and dropped, never retried forever.
   void flush();
@@ -79,6 +86,7 @@ class PacketSocket {
   bool parked_ = false;
   std::vector<std::uint8_t> txbuf_;
   std::vector<std::size_t> txoff_;
+  std::vector<int> txif_;  // per queued frame: 0 = the bound interface
   std::uint64_t tx_errors_ = 0, rx_truncated_ = 0, rx_ring_drops_ = 0;
 };
 

@@ -1,0 +1,246 @@
+// link benchmark: TCP throughput and RTT accuracy of the link engine, against a raw veth pair
+// measured in the same run (these VMs are noisy, so ratios are what to compare).
+//
+//   veth_gbps        one veth pair between two bare namespaces
+//   fastpath_gbps    device -> device on one router LAN, no condition (plain veth + bridge)
+//   engine_gbps      the same with a condition that has no stage (frames take the engine, 0 ms)
+//   engine_gbps_10ms 10 ms one-way on the sender's Up direction (tcp_wmem raised to 32 MiB)
+//   ratio            engine_gbps / veth_gbps
+//   engine_cpu_pct_per_gbps  engine thread CPU (% of one core) per Gbit/s during engine_gbps
+//   rtt_error_ms_<L> |median RTT - (2 L + base)| over 20 round trips, L one-way on Both
+//   pps              64-byte UDP datagrams per second delivered through the engine
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "patchbay/patchbay.hpp"
+#include "sys/rtnl.hpp"
+#include "sys/setup_thread.hpp"
+#include "sys/sysctl.hpp"
+
+using namespace patchbay;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+double g_seconds = 3.0;
+
+void emit(const std::string& metric, double value, const char* unit) {
+  std::printf("{\"bench\":\"link\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric.c_str(),
+              value, unit);
+  std::fflush(stdout);
+}
+
+// Bulk TCP for g_seconds from `tx` to the listener `ls` (already bound + listening).
+double tcp_gbps(UniqueFd ls, UniqueFd tx, const SocketAddr& to) {
+  std::atomic<bool> stop{false};
+  std::uint64_t got = 0;
+  Clock::time_point t0, t1;
+  std::thread rx([&] {
+    pollfd p{ls.get(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return;
+    int fd = ::accept(ls.get(), nullptr, nullptr);
+    std::vector<char> buf(1 << 20);
+    t0 = Clock::now();
+    for (;;) {
+      ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      got += static_cast<std::uint64_t>(n);
+    }
+    t1 = Clock::now();
+    ::close(fd);
+  });
+  sockaddr_storage ss;
+  auto len = to.to_sockaddr(ss);
+  if (::connect(tx.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    std::perror("connect");
+    std::exit(1);
+  }
+  std::vector<char> buf(1 << 17, 'x');
+  auto end = Clock::now() + std::chrono::duration<double>(g_seconds);
+  while (Clock::now() < end)
+    if (::send(tx.get(), buf.data(), buf.size(), MSG_NOSIGNAL) <= 0) break;
+  ::shutdown(tx.get(), SHUT_WR);
+  rx.join();
+  double s = std::chrono::duration<double>(t1 - t0).count();
+  return s > 0 ? static_cast<double>(got) * 8 / s / 1e9 : 0;
+}
+
+double node_tcp_gbps(Node& from, Node& to, const SocketAddr& addr) {
+  UniqueFd ls = to.socket(AF_INET, SOCK_STREAM);
+  int one = 1;
+  ::setsockopt(ls.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_storage ss;
+  auto len = addr.to_sockaddr(ss);
+  if (::bind(ls.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) std::perror("bind");
+  ::listen(ls.get(), 1);
+  return tcp_gbps(std::move(ls), from.socket(AF_INET, SOCK_STREAM), addr);
+}
+
+// Raw veth baseline: two bare namespaces from the library's own setup thread.
+double veth_gbps() {
+  sys::SetupThread setup({});
+  auto home = setup.create_home();
+  auto a = setup.take();
+  auto b = setup.take();
+  sys::NlBatch nb("veth baseline");
+  sys::add_veth(nb, sys::LinkEnd{"va", 10, std::nullopt, -1, 0, true, 0},
+                sys::LinkEnd{"vb", 10, std::nullopt, b.fd.get(), 0, false, 0});
+  sys::add_addr(nb, 10, Ipv4Addr::parse("192.168.77.1"), 24);
+  a.nl.commit(nb);
+  sys::NlBatch bb("veth baseline");
+  sys::set_link(bb, 10, true);
+  sys::add_addr(bb, 10, Ipv4Addr::parse("192.168.77.2"), 24);
+  b.nl.commit(bb);
+  UniqueFd ls, tx;
+  SocketAddr to(Ipv4Addr::parse("192.168.77.2"), 5201);
+  setup.in_netns(b.fd.get(), [&] {
+    ls.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss;
+    auto len = to.to_sockaddr(ss);
+    ::bind(ls.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    ::listen(ls.get(), 1);
+  });
+  setup.in_netns(a.fd.get(), [&] { tx.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  return tcp_gbps(std::move(ls), std::move(tx), to);
+}
+
+// CPU time (s) of this process's thread named `name`.
+double thread_cpu(const std::string& name) {
+  double total = 0;
+  DIR* d = ::opendir("/proc/self/task");
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string base = std::string("/proc/self/task/") + e->d_name;
+    std::ifstream comm(base + "/comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream st(base + "/stat");
+    std::string s;
+    std::getline(st, s);
+    auto close = s.rfind(')');
+    std::vector<std::string> f;
+    std::string tok;
+    for (std::size_t i = close + 2; i <= s.size(); ++i) {
+      if (i == s.size() || s[i] == ' ') {
+        f.push_back(tok);
+        tok.clear();
+      } else {
+        tok += s[i];
+      }
+    }
+    // fields after ')': state(0) ... utime(11) stime(12)
+    total += (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  ::closedir(d);
+  return total;
+}
+
+void raise_wmem(Node& n) {
+  n.run([] {
+    sys::write_sysctls(
+        {{"net/ipv4/tcp_wmem", "4096 16384 33554432"}, {"net/ipv4/tcp_rmem", "4096 131072 33554432"}});
+  });
+}
+
+double pps_through(Device& from, Device& to) {
+  SocketAddr dst(*to.ip(), 6001);
+  UniqueFd rx = to.socket(AF_INET, SOCK_DGRAM);
+  int big = 16 << 20;
+  ::setsockopt(rx.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  sockaddr_storage ss;
+  auto len = dst.to_sockaddr(ss);
+  ::bind(rx.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  UniqueFd tx = from.socket(AF_INET, SOCK_DGRAM);
+  std::atomic<bool> stop{false};
+  std::uint64_t got = 0;
+  std::thread r([&] {
+    char buf[2048];
+    while (!stop) {
+      pollfd p{rx.get(), POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      while (::recv(rx.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) ++got;
+    }
+  });
+  char msg[64] = {};
+  auto t0 = Clock::now();
+  auto end = t0 + std::chrono::duration<double>(g_seconds / 2);
+  while (Clock::now() < end) ::sendto(tx.get(), msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&ss), len);
+  std::this_thread::sleep_for(200ms);
+  stop = true;
+  r.join();
+  return static_cast<double>(got) / (g_seconds / 2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) {
+      g_seconds = std::atof(argv[++i]);
+    } else {
+      std::cerr << "usage: link_bench [--seconds S]\n";
+      return 2;
+    }
+  }
+  init_userns();
+  double veth = veth_gbps();
+  emit("veth_gbps", veth, "Gbit/s");
+
+  Lab lab(LabOpts{}.seed(1));
+  auto r = lab.add_router("r").build();
+  auto a = lab.add_device("a").iface("eth0", r.id()).build();
+  auto b = lab.add_device("b").iface("eth0", r.id()).build();
+  SocketAddr to(*b.ip(), 5201);
+  emit("fastpath_gbps", node_tcp_gbps(a, b, to), "Gbit/s");
+
+  LinkLimits zero_stage;
+  zero_stage.jitter_reorders = false;  // a condition, but no stage: frames cross the engine at 0 ms
+  a.default_iface().set_condition(LinkCondition::manual(zero_stage), LinkDirection::Both);
+  double cpu0 = thread_cpu("patchbay:link");
+  auto t0 = Clock::now();
+  double engine = node_tcp_gbps(a, b, SocketAddr(*b.ip(), 5202));
+  double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = (thread_cpu("patchbay:link") - cpu0) / wall * 100;
+  emit("engine_gbps", engine, "Gbit/s");
+  emit("ratio", veth > 0 ? engine / veth : 0, "x");
+  emit("engine_cpu_pct_per_gbps", engine > 0 ? cpu / engine : 0, "%/Gbit/s");
+  emit("pps", pps_through(a, b), "packets/s");
+
+  raise_wmem(a);
+  raise_wmem(b);
+  LinkLimits l10;
+  l10.latency_ms = 10;
+  a.default_iface().set_condition(LinkCondition::manual(l10), LinkDirection::Up);
+  emit("engine_gbps_10ms", node_tcp_gbps(a, b, SocketAddr(*b.ip(), 5203)), "Gbit/s");
+
+  SocketAddr refl(*b.ip(), 3478);
+  auto g = b.spawn_reflector(refl);
+  a.default_iface().clear_condition();
+  std::this_thread::sleep_for(200ms);
+  double base = a.run([&] { return testing::udp_rtt_median(refl, 20, 3); }).count() / 1000.0;
+  for (std::uint32_t L : {10u, 50u, 200u}) {
+    LinkLimits l;
+    l.latency_ms = L;
+    a.default_iface().set_condition(LinkCondition::manual(l), LinkDirection::Both);
+    double rtt = a.run([&] { return testing::udp_rtt_median(refl, 20, 2); }).count() / 1000.0;
+    emit("rtt_error_ms_" + std::to_string(L), std::abs(rtt - (2.0 * L + base)), "ms");
+  }
+  return 0;
+}

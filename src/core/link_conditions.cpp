@@ -1,0 +1,272 @@
+// Link conditions: where each condition lives in the model and how it reaches the link engine.
+//
+// Conditions are stored on the records (IfaceRec, RouterRec) and pushed to the engine as a whole
+// port state, so re-applying after a replug or a default-route change is the same call as the
+// first application. The engine thread starts only when the first condition is set.
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+
+#include "core/ids.hpp"
+#include "core/lab_core.hpp"
+#include "core/macs.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+std::optional<link::DirConfig> dir_config(const std::optional<LinkCondition>& c) {
+  if (!c) return std::nullopt;
+  link::DirConfig d;
+  d.limits = c->to_limits();
+  d.limits.validate();
+  if (d.limits.rate_trace) d.trace = link::Trace::load(*d.limits.rate_trace);
+  return d;
+}
+
+nlohmann::json cond_json(const std::optional<LinkCondition>& c) {
+  return c ? c->to_json() : nlohmann::json(nullptr);
+}
+
+LinkCounters to_public(const link::DirectionCounters& c) {
+  return LinkCounters{c.packets,    c.bytes,     c.drops_loss, c.drops_queue,     c.drops_memory,
+                      c.duplicated, c.corrupted, c.reordered,  c.queue_high_water};
+}
+
+// Both = Up for readers; writers set both.
+void assign(std::optional<LinkCondition>& up, std::optional<LinkCondition>& down,
+            const std::optional<LinkCondition>& c, LinkDirection dir) {
+  if (dir != LinkDirection::Down) up = c;
+  if (dir != LinkDirection::Up) down = c;
+}
+
+}  // namespace
+
+void LabCore::probe_link_engine() {
+  if (opts_.link_engine() != LinkEngine::KernelNetem) return;
+  // A netem qdisc on the root namespace's loopback tells whether the kernel has sch_netem.
+  sys::NlBatch b("lab '" + prefix_ + "': link_engine(KernelNetem)");
+  b.begin(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, "probe netem qdisc on lo");
+  auto& tcm = b.header<tcmsg>();
+  tcm.tcm_family = AF_UNSPEC;
+  tcm.tcm_ifindex = 1;
+  tcm.tcm_parent = TC_H_ROOT;
+  b.put_str(TCA_KIND, "netem");
+  tc_netem_qopt q{};
+  q.limit = 1000;
+  b.put(TCA_OPTIONS, &q, sizeof q);
+  try {
+    ix_->ns->commit(b);
+  } catch (const Error& e) {
+    throw Unsupported("lab '" + prefix_ + "'",
+                      std::string("link_engine(KernelNetem): this kernel cannot create a netem qdisc "
+                                  "(sch_netem missing?): ") +
+                          e.what() + "; use the default userspace link engine");
+  }
+  throw Unsupported("lab '" + prefix_ + "'",
+                    "link_engine(KernelNetem): the kernel netem backend is not part of this build; use "
+                    "the default userspace link engine");
+}
+
+link::Engine* LabCore::engine_if_started() {
+  std::lock_guard lk(engine_mu_);
+  return engine_.get();
+}
+
+link::Engine& LabCore::engine() {
+  std::lock_guard lk(engine_mu_);
+  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab is shut down");
+  if (!engine_)
+    engine_ = std::make_unique<link::Engine>(
+        *setup_, [s = seed_](std::uint64_t id, std::uint64_t purpose) { return core::seed3(s, id, purpose); });
+  return *engine_;
+}
+
+void LabCore::ensure_segment(std::uint64_t seg) {
+  auto& eng = engine();
+  std::shared_ptr<Netns> ns;
+  int bridge = 0;
+  sys::Mac mac{};
+  std::string what;
+  if (seg == 1) {
+    ns = ix_->ns;
+    bridge = ix_->bridge_ifindex;
+    mac = mac_for(NodeId{1}, kIxBridge);
+    what = "IX bridge " + ix_->bridge;
+  } else {
+    auto r = router(NodeId{seg});
+    if (!r) throw NotFound("link engine", "router " + std::to_string(seg) + " does not exist");
+    ns = r->ns;
+    bridge = r->lan_ifindex;
+    mac = mac_for(r->id, kLanBridge);
+    what = r->describe() + " LAN";
+  }
+  link::NsAccess acc;
+  acc.fd = ns->fd.get();
+  // The engine outlives no namespace: segments are removed before their router goes away.
+  acc.commit = [ns](sys::NlBatch& b) { ns->commit(b); };
+  acc.alloc_ifindex = [ns] { return ns->alloc_ifindex(); };
+  eng.add_segment(seg, std::move(acc), bridge, mac, std::move(what));
+}
+
+link::PortSpec LabCore::device_port(const DeviceRec& d, const IfaceRec& i) const {
+  return link::PortSpec{i.id.value, i.port_ifindex, mac_for(i.id, kDevIface),
+                        d.describe() + " iface '" + i.name + "'"};
+}
+
+link::PortSpec LabCore::uplink_port(const RouterRec& r) const {
+  return link::PortSpec{r.id.value, r.parent_port_ifindex, mac_for(r.id, kWan), r.describe() + " uplink"};
+}
+
+std::uint64_t LabCore::uplink_segment(const RouterRec& r) const {
+  return r.upstream ? r.upstream->value : 1;
+}
+
+void LabCore::push_iface(DeviceRec& d, IfaceRec& i) {
+  auto up = dir_config(i.cond_up), down = dir_config(i.cond_down);
+  auto rt = router(i.router);
+  bool downlink = false;
+  if (rt) {
+    std::lock_guard lk(rt->mu);
+    downlink = rt->downlink.has_value();
+  }
+  auto* eng = engine_if_started();
+  if (!up && !down && !downlink && !eng) return;  // nothing to do, and no engine to start
+  ensure_segment(i.router.value);
+  engine().set_port(i.router.value, device_port(d, i), std::move(up), std::move(down));
+}
+
+void LabCore::push_uplink(RouterRec& r) {
+  auto up = dir_config(r.uplink_up), down = dir_config(r.uplink_down);
+  if (!up && !down && !engine_if_started()) return;
+  ensure_segment(uplink_segment(r));
+  engine().set_port(uplink_segment(r), uplink_port(r), std::move(up), std::move(down));
+}
+
+void LabCore::set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c,
+                                  LinkDirection dir) {
+  auto old_up = i.cond_up, old_down = i.cond_down;
+  assign(i.cond_up, i.cond_down, c, dir);
+  try {
+    push_iface(d, i);
+  } catch (...) {
+    i.cond_up = old_up;
+    i.cond_down = old_down;
+    throw;
+  }
+  emit("link_condition_changed",
+       {{"device", d.name}, {"iface", i.name}, {"condition", cond_json(c)}, {"direction", to_string(dir)}});
+}
+
+void LabCore::set_uplink_condition(RouterRec& r, std::optional<LinkCondition> c, LinkDirection dir) {
+  auto old_up = r.uplink_up, old_down = r.uplink_down;
+  assign(r.uplink_up, r.uplink_down, c, dir);
+  try {
+    push_uplink(r);
+  } catch (...) {
+    r.uplink_up = old_up;
+    r.uplink_down = old_down;
+    throw;
+  }
+  emit("uplink_condition_changed",
+       {{"router", r.name}, {"direction", to_string(dir)}, {"condition", cond_json(c)}});
+}
+
+void LabCore::set_downlink_condition(RouterRec& r, std::optional<LinkCondition> c) {
+  apply_downlink(r, c);
+  emit("downlink_condition_changed", {{"router", r.name}, {"condition", cond_json(c)}});
+}
+
+void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c) {
+  auto cfg = dir_config(c);
+  if (c || engine_if_started()) {
+    // Every port of the LAN: device interfaces and sub-router uplinks that exist right now.
+    // Devices still being built check the router's downlink after they are alive.
+    std::vector<link::PortSpec> ports;
+    std::vector<std::shared_ptr<DeviceRec>> devs;
+    std::vector<std::shared_ptr<RouterRec>> kids;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& [dev, names] : r.attached)
+        if (auto it = devices_.find(dev.value); it != devices_.end() && it->second->alive)
+          devs.push_back(it->second);
+      for (auto kid : r.children)
+        if (auto it = routers_.find(kid.value); it != routers_.end() && it->second->alive)
+          kids.push_back(it->second);
+    }
+    for (auto& d : devs)
+      for (auto& i : d->ifaces)
+        if (i.router == r.id) ports.push_back(device_port(*d, i));
+    for (auto& k : kids) ports.push_back(uplink_port(*k));
+    ensure_segment(r.id.value);
+    engine().set_downlink(r.id.value, cfg, ports);
+  }
+  r.downlink = c;
+}
+
+LinkStats LabCore::iface_link_stats(const DeviceRec&, const IfaceRec& i) {
+  LinkStats s;
+  if (auto* eng = engine_if_started()) {
+    auto st = eng->stats(i.router.value, i.port_ifindex);
+    s.up = to_public(st.up);
+    s.down = to_public(st.down);
+    s.up.drops_memory += st.memory_drops;
+    s.engine_routed = st.engine_routed;
+  }
+  return s;
+}
+
+LinkStats LabCore::uplink_stats(const RouterRec& r) {
+  LinkStats s;
+  if (auto* eng = engine_if_started()) {
+    auto st = eng->stats(uplink_segment(r), r.parent_port_ifindex);
+    s.up = to_public(st.up);
+    s.down = to_public(st.down);
+    s.engine_routed = st.engine_routed;
+  }
+  return s;
+}
+
+LinkCounters LabCore::downlink_stats(const RouterRec& r) {
+  if (auto* eng = engine_if_started())
+    if (auto c = eng->downlink_stats(r.id.value)) return to_public(*c);
+  return {};
+}
+
+void LabCore::attach_device_links(DeviceRec& d) {
+  std::lock_guard lk(d.mu);
+  for (auto& i : d.ifaces) push_iface(d, i);
+}
+
+void LabCore::attach_router_links(RouterRec& r) {
+  std::lock_guard lk(r.mu);
+  push_uplink(r);
+  if (r.downlink) apply_downlink(r, r.downlink);
+  // The parent's downlink covers this router's port too.
+  if (r.upstream)
+    if (auto p = router(*r.upstream)) {
+      bool dl;
+      {
+        std::lock_guard plk(p->mu);
+        dl = p->downlink.has_value();
+      }
+      if (dl) {
+        ensure_segment(p->id.value);
+        engine().set_port(p->id.value, uplink_port(r), dir_config(r.uplink_up), dir_config(r.uplink_down));
+      }
+    }
+}
+
+void LabCore::detach_device_links(const DeviceRec& d) {
+  auto* eng = engine_if_started();
+  if (!eng) return;
+  for (auto& i : d.ifaces) eng->remove_port(i.router.value, i.port_ifindex);
+}
+
+void LabCore::detach_router_links(const RouterRec& r) {
+  auto* eng = engine_if_started();
+  if (!eng) return;
+  eng->remove_port(uplink_segment(r), r.parent_port_ifindex);
+  eng->remove_segment(r.id.value);
+}
+
+}  // namespace patchbay::detail
