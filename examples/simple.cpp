@@ -1,5 +1,5 @@
 // The README topology: a public data-centre router with a server, a home router with a laptop.
-// The laptop pings the server and exchanges a few bytes over TCP with it.
+// The laptop pings the server, exchanges a few bytes over TCP with it, then gets a slower link.
 //
 //   build/examples/simple            # as root or as any user (enters a user namespace)
 #include <cstdio>
@@ -48,6 +48,15 @@ int main() {
     std::cout << "the server sees the laptop as " << seen.to_string() << " (home WAN " << home.uplink_ip()->to_string()
               << ")\n";
     if (seen.ip() != IpAddr(*home.uplink_ip())) return 1;
+
+    // A slower link for the laptop: 25 ms each way, applied by patchbay's userspace link engine
+    // (no sch_netem needed, works without root).
+    LinkLimits slow;
+    slow.latency_ms = 25;
+    laptop.default_iface().set_condition(LinkCondition::manual(slow), LinkDirection::Both);
+    auto rtt = laptop.run([&] { return testing::udp_rtt_median({*server.ip(), 3478}, 5, 2); });
+    std::printf("with 25 ms each way on the laptop's link: UDP RTT %.1f ms\n", rtt.count() / 1000.0);
+    if (rtt < std::chrono::milliseconds(45) || rtt > std::chrono::milliseconds(80)) return 1;
     return 0;
   } catch (const Error& e) {
     std::cerr << "simple: " << e.what() << "\n";
