@@ -9,6 +9,9 @@
 //   engine_cpu_pct_per_gbps  engine thread CPU (% of one core) per Gbit/s during engine_gbps
 //   rtt_error_ms_<L> |median RTT - (2 L + base)| over 20 round trips, L one-way on Both
 //   pps              64-byte UDP datagrams per second delivered through the engine
+//   build_ms_per_conditioned_device / build_ms_per_plain_device
+//                    N devices (--devices, default 200) over 10 routers built with a wifi
+//                    condition on both directions, against the same without conditions
 #include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -38,6 +41,7 @@ using namespace std::chrono_literals;
 namespace {
 
 double g_seconds = 3.0;
+int g_devices = 200;
 
 void emit(const std::string& metric, double value, const char* unit) {
   std::printf("{\"bench\":\"link\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric.c_str(),
@@ -187,6 +191,22 @@ double pps_through(Device& from, Device& to) {
   return static_cast<double>(got) / (g_seconds / 2);
 }
 
+double build_ms_per_device(int n, bool conditioned) {
+  Lab lab(LabOpts{}.seed(1));
+  std::vector<Router> rs;
+  for (int i = 0; i < 10; ++i) rs.push_back(lab.add_router("r" + std::to_string(i)).build());
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto b = lab.add_device("d" + std::to_string(i));
+    if (conditioned)
+      b.iface("eth0", rs[i % rs.size()].id(), LinkCondition::wifi(), LinkDirection::Both);
+    else
+      b.iface("eth0", rs[i % rs.size()].id());
+    b.build();
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,8 +214,10 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
       g_seconds = std::atof(argv[++i]);
+    } else if (a == "--devices" && i + 1 < argc) {
+      g_devices = std::atoi(argv[++i]);
     } else {
-      std::cerr << "usage: link_bench [--seconds S]\n";
+      std::cerr << "usage: link_bench [--seconds S] [--devices N]\n";
       return 2;
     }
   }
@@ -242,5 +264,8 @@ int main(int argc, char** argv) {
     double rtt = a.run([&] { return testing::udp_rtt_median(refl, 20, 2); }).count() / 1000.0;
     emit("rtt_error_ms_" + std::to_string(L), std::abs(rtt - (2.0 * L + base)), "ms");
   }
+  lab.shutdown();
+  emit("build_ms_per_plain_device", build_ms_per_device(g_devices, false), "ms");
+  emit("build_ms_per_conditioned_device", build_ms_per_device(g_devices, true), "ms");
   return 0;
 }

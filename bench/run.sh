@@ -2,7 +2,7 @@
 # Benchmarks. Each prints one JSON object per line: {"bench":...,"metric":...,"value":...,"unit":...}
 #   bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline]
 #   bench/run.sh nat-build [--routers N]
-#   bench/run.sh link [--seconds S]
+#   bench/run.sh link [--seconds S] [--devices N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build/CMakeCache.txt ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -13,6 +13,6 @@ case "$what" in
   lab-build) exec build/bench/lab_build "$@" ;;
   nat-build) exec build/bench/nat_build "$@" ;;
   link) exec build/bench/link_bench "$@" ;;
-  *) echo "usage: bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline] | nat-build [--routers N] | link [--seconds S]" >&2
+  *) echo "usage: bench/run.sh lab-build [--devices N] [--routers M] [--no-baseline] | nat-build [--routers N] | link [--seconds S] [--devices N]" >&2
      exit 2 ;;
 esac

@@ -45,8 +45,8 @@ int main() {
     // What the server sees of the laptop: the home router's address (NAT), same port everywhere.
     auto reflector = server.spawn_reflector({*server.ip(), 3478});
     auto seen = laptop.probe_udp_mapping({*server.ip(), 3478});
-    std::cout << "the server sees the laptop as " << seen.to_string() << " (home WAN " << home.uplink_ip()->to_string()
-              << ")\n";
+    std::cout << "the server sees the laptop as " << seen.to_string() << " (home WAN "
+              << home.uplink_ip()->to_string() << ")\n";
     if (seen.ip() != IpAddr(*home.uplink_ip())) return 1;
 
     // A slower link for the laptop: 25 ms each way, applied by patchbay's userspace link engine

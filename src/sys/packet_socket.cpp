@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "sys/errno.hpp"
@@ -23,6 +24,7 @@ constexpr std::size_t kMaxFrame = 65536;     // a whole GSO super-frame (gso_max
 constexpr std::size_t kFramesPerBlock = 15;  // 15 x 17 pages = 255 pages: one order-8 block
 constexpr std::size_t kVnetLen = sizeof(virtio_net_hdr);
 constexpr int kSndBuf = 4 << 20;
+constexpr int kRcvBuf = 8 << 20;      // ring-less sockets: the receive queue's ceiling
 constexpr unsigned kMaxBatch = 1024;  // UIO_MAXIOV: sendmmsg's vlen limit
 
 std::size_t page_size() {
@@ -70,9 +72,16 @@ PacketSocket PacketSocket::open(SetupThread& setup, int netns_fd, int ifindex, s
   setopt_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1, w, "PACKET_VNET_HDR");
   setopt_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, w, "PACKET_VERSION");
 
+  if (ring_frames == 0) {
+    // No ring: frames wait in the socket's receive queue (memory only while queued) and are
+    // read with recvmmsg. A roomy queue absorbs bursts the way the ring's slots would.
+    const int rcv = kRcvBuf;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
+      setopt_int(fd, SOL_SOCKET, SO_RCVBUF, rcv, w, "SO_RCVBUF");
+    return finish_open(std::move(s), ifindex);
+  }
   // A slot: tpacket2_hdr + sockaddr_ll, padding, the vnet header, then up to 64 KB of frame.
   // Rounded to whole pages; 15 slots per block keep each block just under an order-8 allocation.
-  if (ring_frames == 0) ring_frames = 1;
   const std::size_t frame_size = round_up(TPACKET2_HDRLEN + 64 + kVnetLen + kMaxFrame, page_size());
   const std::size_t per_block = std::min<std::size_t>(kFramesPerBlock, ring_frames);
   const std::size_t blocks = (ring_frames + per_block - 1) / per_block;
@@ -88,6 +97,12 @@ PacketSocket PacketSocket::open(SetupThread& setup, int netns_fd, int ifindex, s
   void* ring = ::mmap(nullptr, s.ring_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (ring == MAP_FAILED) throw_errno(w, "mmap(rx ring)");
   s.ring_ = ring;
+  return finish_open(std::move(s), ifindex);
+}
+
+PacketSocket PacketSocket::finish_open(PacketSocket s, int ifindex) {
+  const int fd = s.fd_.get();
+  const std::string& w = s.what_;
 
   // Our own transmissions stay out of the ring (and skip the transmit-side tap clone).
   setopt_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, w, "PACKET_IGNORE_OUTGOING");
@@ -153,14 +168,16 @@ void PacketSocket::park() {
   setopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog, what_, "SO_ATTACH_FILTER");
   parked_ = true;
   // Frames that were accepted before the filter: nobody wants them any more.
-  receive([](const virtio_net_hdr&, std::span<const std::uint8_t>) {}, frame_count_);
+  receive([](const virtio_net_hdr&, std::span<const std::uint8_t>) {},
+          std::numeric_limits<std::size_t>::max());
 }
 
 void PacketSocket::unpark() {
   if (!parked_) return;
   // A frame that passed the old filter on another CPU while park() ran may have landed after
   // park()'s drain: drop it now, before anything new is accepted.
-  receive([](const virtio_net_hdr&, std::span<const std::uint8_t>) {}, frame_count_);
+  receive([](const virtio_net_hdr&, std::span<const std::uint8_t>) {},
+          std::numeric_limits<std::size_t>::max());
   int unused = 0;  // the option carries no value, but setsockopt insists on an int's length
   if (::setsockopt(fd_.get(), SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) != 0 && errno != ENOENT)
     throw_errno(what_, "SO_DETACH_FILTER");
@@ -172,6 +189,7 @@ std::size_t PacketSocket::receive(const RxFn& fn, std::size_t max) {
 }
 
 std::size_t PacketSocket::receive_any(const RxAnyFn& fn, std::size_t max) {
+  if (ring_ == nullptr) return receive_queue(fn, max);
   std::size_t n = 0;
   while (n < max && frame_count_ != 0) {
     auto* h = slot_at(ring_, frame_size_, rx_pos_);
@@ -197,6 +215,46 @@ std::size_t PacketSocket::receive_any(const RxAnyFn& fn, std::size_t max) {
     sockaddr_ll ll;
     std::memcpy(&ll, base + TPACKET_ALIGN(sizeof(tpacket2_hdr)), sizeof ll);
     fn(ll.sll_ifindex, vnet, std::span<const std::uint8_t>(base + h->tp_mac, h->tp_snaplen));
+  }
+  return n;
+}
+
+// recvmmsg into buffers shared by every ring-less socket of the calling thread (the engine has
+// one thread, so one set of 64 KB buffers serves all its ports).
+std::size_t PacketSocket::receive_queue(const RxAnyFn& fn, std::size_t max) {
+  constexpr std::size_t kBatch = 32, kBuf = kVnetLen + kMaxFrame;
+  thread_local std::vector<std::uint8_t> bufs(kBatch * kBuf);
+  thread_local std::vector<mmsghdr> msgs(kBatch);
+  thread_local std::vector<iovec> iovs(kBatch);
+  thread_local std::vector<sockaddr_ll> addrs(kBatch);
+  std::size_t n = 0;
+  while (n < max) {
+    const std::size_t want = std::min(kBatch, max - n);
+    for (std::size_t i = 0; i < want; ++i) {
+      iovs[i] = {bufs.data() + i * kBuf, kBuf};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    }
+    int r = ::recvmmsg(fd_.get(), msgs.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+    if (r <= 0) break;
+    for (int i = 0; i < r; ++i) {
+      ++n;
+      if (parked_) continue;
+      const auto len = msgs[static_cast<std::size_t>(i)].msg_len;
+      if ((msgs[static_cast<std::size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) || len < kVnetLen) {
+        ++rx_truncated_;
+        continue;
+      }
+      const std::uint8_t* base = bufs.data() + static_cast<std::size_t>(i) * kBuf;
+      virtio_net_hdr vnet;
+      std::memcpy(&vnet, base, kVnetLen);
+      fn(addrs[static_cast<std::size_t>(i)].sll_ifindex, vnet,
+         std::span<const std::uint8_t>(base + kVnetLen, len - kVnetLen));
+    }
+    if (static_cast<std::size_t>(r) < want) break;
   }
   return n;
 }

@@ -41,6 +41,8 @@ class PacketSocket {
   PacketSocket() = default;
   // Opens, configures (vnet hdr, ignore outgoing, ring with 64 KB + header slots, `ring_frames`
   // slots), binds to ifindex for ETH_P_ALL, and parks it. Errors name `what` and the step.
+  // ring_frames 0: no mmap ring; frames queue in the socket (kernel memory only while queued)
+  // and receive() reads them with recvmmsg. Opening costs microseconds instead of milliseconds.
   // ifindex 0 binds to every interface of the namespace: one ring serves them all (receive_any,
   // send_to), which is how the wire namespace's many region-link ends share one socket.
   static PacketSocket open(SetupThread& setup, int netns_fd, int ifindex, std::string what,
@@ -78,6 +80,9 @@ class PacketSocket {
   std::uint64_t rx_ring_drops();
 
  private:
+  static PacketSocket finish_open(PacketSocket s, int ifindex);
+  std::size_t receive_queue(const RxAnyFn& fn, std::size_t max);
+
   UniqueFd fd_;
   int ifindex_ = 0;
   std::string what_;

@@ -191,18 +191,22 @@ TEST(LinkCondition, TcpSurvivesConditionChangesMidTransfer) {
   LinkLab t;
   t.rtt_ms(3);
   auto i = t.dev.default_iface();
-  auto r = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5001), 4 << 20, [&] {
-    std::this_thread::sleep_for(100ms);
-    i.set_condition(rate(20000), LinkDirection::Up);
-    std::this_thread::sleep_for(300ms);
-    i.set_condition(latency(20), LinkDirection::Both);
-    std::this_thread::sleep_for(300ms);
-    i.set_condition(loss(2), LinkDirection::Up);
-    std::this_thread::sleep_for(300ms);
-    i.clear_condition();
+  LinkLimits l;
+  l.rate_kbit = 8000;  // 3 MiB take about 3 s: every change below lands mid-transfer
+  i.set_condition(LinkCondition::manual(l), LinkDirection::Up);
+  auto r = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5001), 3 << 20, [&] {
+    for (int k = 0; k < 10; ++k) {
+      std::this_thread::sleep_for(150ms);
+      LinkLimits c = l;
+      c.latency_ms = (k % 3) * 10;
+      c.loss_pct = k % 2 ? 1.0f : 0.0f;
+      c.rate_kbit = k % 4 == 3 ? 12000 : 8000;
+      i.set_condition(LinkCondition::manual(c), LinkDirection::Both);
+    }
   });
-  EXPECT_EQ(r.bytes + 0u >= (4u << 20) - (1u << 16), true);
   EXPECT_TRUE(r.intact);
+  EXPECT_GE(r.bytes, (3u << 20) - (1u << 16));
+  EXPECT_GT(r.seconds, 1.5);  // the transfer really spanned the changes
 }
 
 TEST(LinkCondition, RateDecreaseAndRemovalTakeEffect) {
@@ -390,4 +394,41 @@ TEST(LinkEngine, KernelNetemIsAClearErrorWithoutSchNetem) {
   } catch (const Unsupported& e) {
     EXPECT_NE(std::string(e.what()).find("netem"), std::string::npos) << e.what();
   }
+}
+
+TEST(LinkCondition, NormalJitterHasTheConfiguredSpread) {
+  LinkLab t;
+  t.rtt_ms(3);
+  LinkLimits l;
+  l.latency_ms = 50;
+  l.jitter_ms = 10;
+  l.distribution = DelayDistribution::Normal;
+  l.jitter_reorders = false;
+  t.dev.default_iface().set_condition(LinkCondition::manual(l), LinkDirection::Up);
+  auto s = rtt_samples(t.dev, t.udp_refl, 60, 10ms);
+  ASSERT_EQ(s.size(), 60u);
+  double mean = std::accumulate(s.begin(), s.end(), 0.0) / s.size();
+  double var = 0;
+  for (double x : s) var += (x - mean) * (x - mean);
+  double sd = std::sqrt(var / (s.size() - 1));
+  EXPECT_NEAR(mean, 50.0, 4.0);
+  EXPECT_NEAR(sd, 10.0, 3.0);
+}
+
+TEST(LinkCondition, AutomaticQueueKeepsALongFatLinkFull) {
+  LinkLab t;
+  t.rtt_ms(3);
+  LinkLimits l;
+  l.rate_kbit = 10000;
+  l.latency_ms = 100;
+  auto i = t.dev.default_iface();
+  i.set_condition(LinkCondition::manual(l), LinkDirection::Both);
+  auto full = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5001), 8 << 20);
+  EXPECT_GE(full.kbit(), 8000);
+  EXPECT_LE(full.kbit(), 10500);
+  l.queue_limit_pkts = 10;
+  i.set_condition(LinkCondition::manual(l), LinkDirection::Both);
+  auto small = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5002), 2 << 20);
+  EXPECT_LT(small.kbit(), 0.8 * full.kbit());
+  EXPECT_GT(i.link_stats().up.drops_queue, 0u);
 }
