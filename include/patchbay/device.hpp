@@ -62,6 +62,15 @@ class Iface {
   void clear_condition(LinkDirection dir = LinkDirection::Both);
   LinkStats link_stats() const;  // engine counters (zero while the link is unconditioned)
 
+  // Dynamic operations (each emits its event). NotFound / InvalidArgument name the interface.
+  void link_down();
+  void link_up();                 // addresses and (if default) default routes come back
+  void replug(NodeId router);     // new addresses from `router`; name, condition and MTU kept
+  Ipv4Addr renew_ip();            // a new IPv4 address from the same router
+  void add_ip(IpAddr ip, std::uint8_t prefix_len);  // a secondary address
+  void make_default();            // == Device::set_default_route(name())
+  void remove();                  // == Device::remove_iface(name())
+
  private:
   friend class Device;
   Iface(std::weak_ptr<detail::LabCore> lab, NodeId device, std::string name)
@@ -82,6 +91,19 @@ class Device : public Node {
   // Binds 0.0.0.0 / [::] port 40000 + (id mod 20000), sends "PROBE" up to 3 times (500 ms
   // timeouts) and returns the address the reflector observed. TimeoutError if none answered.
   SocketAddr probe_udp_mapping(SocketAddr reflector);
+  // Name-based forms of the Iface operations (used by the runner).
+  // Moves the default routes (v4 and v6) to `ifname`; the interface keeps its condition.
+  void set_default_route(std::string_view ifname);
+  void link_down(std::string_view ifname);
+  void link_up(std::string_view ifname);
+  Iface add_iface(std::string ifname, NodeId router, std::optional<LinkCondition> cond = std::nullopt,
+                  LinkDirection dir = LinkDirection::Up);
+  // InvalidArgument on the last interface; removing the default one moves the default route to
+  // the first remaining interface.
+  void remove_iface(std::string_view ifname);
+  void replug_iface(std::string_view ifname, NodeId to_router);
+  Ipv4Addr renew_ip(std::string_view ifname);
+  void add_ip(std::string_view ifname, IpAddr ip, std::uint8_t prefix_len);
   // Name-based form of Iface::set_condition / clear_condition (nullopt clears `dir`).
   void set_link_condition(std::string_view ifname, std::optional<LinkCondition> cond,
                           LinkDirection dir = LinkDirection::Up);

@@ -25,14 +25,6 @@ void validate_node_name(const std::string& kind, const std::string& n) {
                           "names starting with 'region_' are reserved for region routers");
 }
 
-void validate_ifname(const std::string& dev, const std::string& n) {
-  bool ok = !n.empty() && n.size() <= 15 && n != "." && n != ".." && n != "lo";
-  for (char c : n)
-    if (c == '/' || c == ':' || !std::isgraph(static_cast<unsigned char>(c))) ok = false;
-  if (!ok)
-    throw InvalidArgument("device '" + dev + "'", "invalid interface name '" + n +
-                                                      "' (1-15 characters, no '/', ':' or spaces, not 'lo')");
-}
 
 std::string host_pool_msg(const std::string& owner, const auto& net, std::uint64_t hosts) {
   return "downstream subnet " + net.to_string() + " of " + owner + " exhausted (" + std::to_string(hosts) +
@@ -47,6 +39,15 @@ std::shared_ptr<Netns> adopt(sys::PreparedNs p) {
 }
 
 }  // namespace
+
+void validate_ifname(const std::string& dev, const std::string& n) {
+  bool ok = !n.empty() && n.size() <= 15 && n != "." && n != ".." && n != "lo";
+  for (char c : n)
+    if (c == '/' || c == ':' || !std::isgraph(static_cast<unsigned char>(c))) ok = false;
+  if (!ok)
+    throw InvalidArgument("device '" + dev + "'", "invalid interface name '" + n +
+                                                      "' (1-15 characters, no '/', ':' or spaces, not 'lo')");
+}
 
 // ---- routers ----
 

@@ -50,6 +50,9 @@ struct Netns {
 
 enum class NodeKind { Ix, Router, Device };
 
+// InvalidArgument naming the device unless `n` is a valid Linux interface name (1-15 characters).
+void validate_ifname(const std::string& dev, const std::string& n);
+
 struct NodeRec {
   NodeKind kind;
   NodeId id;
@@ -82,6 +85,7 @@ struct IfaceRec {
   std::uint8_t prefix6 = 0;
   bool up = true;
   std::optional<LinkCondition> cond_up, cond_down;  // guarded by the device's mu
+  std::vector<std::pair<IpAddr, std::uint8_t>> extra_addrs;  // add_ip
 };
 
 struct DeviceRec : NodeRec {
@@ -251,6 +255,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   LinkStats iface_link_stats(const DeviceRec& d, const IfaceRec& i);
   LinkStats uplink_stats(const RouterRec& r);
   LinkCounters downlink_stats(const RouterRec& r);
+  // Dynamic device operations (src/core/dynamic.cpp). Callers hold the device's mu.
+  void set_link_up(DeviceRec& d, IfaceRec& i, bool up);
+  void set_default_route(DeviceRec& d, const std::string& ifname);
+  void add_iface(DeviceRec& d, const std::string& ifname, NodeId router, std::optional<LinkCondition> up,
+                 std::optional<LinkCondition> down);
+  void remove_iface(DeviceRec& d, const std::string& ifname);
+  void replug_iface(DeviceRec& d, const std::string& ifname, NodeId router);
+  Ipv4Addr renew_ip(DeviceRec& d, IfaceRec& i);
+  void add_ip(DeviceRec& d, IfaceRec& i, const IpAddr& ip, std::uint8_t prefix_len);
+
   // Build/removal hooks: conditions given to builders, LANs with a downlink condition.
   void attach_device_links(DeviceRec& d);
   void attach_router_links(RouterRec& r);
@@ -309,6 +323,11 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void push_uplink(RouterRec& r);
   void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);
   void probe_link_engine();
+  // Dynamic-operation helpers (dynamic.cpp).
+  void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // lab lock held
+  void release_iface_addrs(const IfaceRec& i, NodeId dev);                        // lab lock held
+  void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
+  void install_default_routes(DeviceRec& d, const IfaceRec& i);
 
   LabOpts opts_;
   std::uint64_t seq_;
