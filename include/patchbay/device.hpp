@@ -64,12 +64,12 @@ class Iface {
 
   // Dynamic operations (each emits its event). NotFound / InvalidArgument name the interface.
   void link_down();
-  void link_up();                 // addresses and (if default) default routes come back
-  void replug(NodeId router);     // new addresses from `router`; name, condition and MTU kept
-  Ipv4Addr renew_ip();            // a new IPv4 address from the same router
+  void link_up();              // addresses and (if default) default routes come back
+  void replug(NodeId router);  // new addresses from `router`; name, condition and MTU kept
+  Ipv4Addr renew_ip();         // a new IPv4 address from the same router
   void add_ip(IpAddr ip, std::uint8_t prefix_len);  // a secondary address
-  void make_default();            // == Device::set_default_route(name())
-  void remove();                  // == Device::remove_iface(name())
+  void make_default();                              // == Device::set_default_route(name())
+  void remove();                                    // == Device::remove_iface(name())
 
  private:
   friend class Device;
@@ -108,6 +108,14 @@ class Device : public Node {
   void set_link_condition(std::string_view ifname, std::optional<LinkCondition> cond,
                           LinkDirection dir = LinkDirection::Up);
 
+  // DNS overlay of this device (SPEC 10; Lab::dns_entry for lab-wide names). A device entry
+  // shadows a lab-wide one of the same name on this device only. resolve() answers from the
+  // tables (device first, then lab-wide) on any thread; getaddrinfo/getent inside the device read
+  // the same through /etc/hosts.
+  void dns_entry(std::string name, IpAddr ip);
+  std::optional<IpAddr> resolve(std::string_view name) const;
+  void set_nameserver(std::optional<IpAddr> ip);  // nullopt = back to the lab's nameserver
+
   template <class F>
   auto spawn(F&& f) {
     return spawn_impl(*this, std::forward<F>(f));
@@ -131,7 +139,9 @@ class DeviceBuilder {
   DeviceBuilder& uplink(NodeId router);  // iface "eth<N>", N = current count
   DeviceBuilder& default_via(std::string ifname);
   DeviceBuilder& mtu(std::uint32_t mtu);  // every interface
-  Device build();                         // >= 1 iface; addresses allocated in iface order
+  // Static (default route installed) or RaDriven (learned from the routers' RAs); default: the lab's.
+  DeviceBuilder& ipv6_provisioning_mode(Ipv6ProvisioningMode m);
+  Device build();  // >= 1 iface; addresses allocated in iface order
 
  private:
   friend class Lab;

@@ -65,6 +65,8 @@ inline constexpr std::string_view kIpAdded = "ip_added";
 inline constexpr std::string_view kUplinkConditionChanged = "uplink_condition_changed";
 inline constexpr std::string_view kRaChanged = "ra_changed";
 inline constexpr std::string_view kDnsChanged = "dns_changed";
+// Additive: `router`, `enabled` (Router::set_block_icmp_frag_needed).
+inline constexpr std::string_view kBlockIcmpFragNeededChanged = "block_icmp_frag_needed_changed";
 }  // namespace event_kind
 
 // "2026-03-05T12:00:00.123456789Z" (UTC). fractional_digits in [0, 9]: 9 for lab events, 6 for

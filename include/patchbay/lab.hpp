@@ -176,6 +176,15 @@ class Lab {
   // NETSIM_IP_<DEV>, NETSIM_IP_<DEV>_<IFACE>, NETSIM_IP6_... (SPEC 12.6)
   std::map<std::string, std::string> env_vars() const;
 
+  // DNS overlays (SPEC 10). Every thread and child process of a device sees its own /etc/hosts
+  // (localhost, lab-wide entries, then the device's entries) and /etc/resolv.conf; changes are
+  // visible at once (files rewritten in place). Routers and the IX have no overlay. Names must
+  // hold no whitespace, control character or '#' (InvalidArgument); a name added again gets the
+  // new address. Each change emits dns_changed.
+  void dns_entry(std::string name, IpAddr ip);                 // on every device
+  std::optional<IpAddr> resolve(std::string_view name) const;  // lab-wide entries only
+  void set_nameserver(IpAddr ip);  // resolv.conf: one "nameserver <ip>" line (default 127.0.0.53)
+
   EventSubscription subscribe(std::size_t capacity = 4096) const;
   LabState state() const;  // the reduced event stream (== state.json content)
 

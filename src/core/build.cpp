@@ -25,7 +25,6 @@ void validate_node_name(const std::string& kind, const std::string& n) {
                           "names starting with 'region_' are reserved for region routers");
 }
 
-
 std::string host_pool_msg(const std::string& owner, const auto& net, std::uint64_t hosts) {
   return "downstream subnet " + net.to_string() + " of " + owner + " exhausted (" + std::to_string(hosts) +
          " hosts); use downstream_cidr with a shorter prefix";
@@ -59,11 +58,13 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   const AddressPool pool = cfg.pool.value_or(cfg.nat.kind() == Nat::Kind::None    ? AddressPool::Public
                                              : cfg.nat.kind() == Nat::Kind::Cgnat ? AddressPool::Cgnat
                                                                                   : AddressPool::Private);
-  if (cfg.nat_v6 != NatV6Mode::None)
+  if (cfg.nat_v6 == NatV6Mode::Nat64)
     throw Unsupported(owner,
-                      "nat_v6 " + to_string(cfg.nat_v6) +
-                          " is not supported yet (IPv6 NAT and NAT64 come with the IPv6 work; this includes "
-                          "RouterPreset::IspV6)");
+                      "nat_v6 nat64 is not supported yet (the NAT64 translator is being built; this "
+                      "includes RouterPreset::IspV6)");
+  if (cfg.nat_v6 != NatV6Mode::None && !v6)
+    throw InvalidArgument(owner, "nat_v6 " + to_string(cfg.nat_v6) + " needs IPv6 (ip_support is " +
+                                     to_string(cfg.ip_support) + ")");
   if (cfg.nat.kind() != Nat::Kind::None && !v4)
     throw InvalidArgument(owner, "nat " + cfg.nat.to_string() + " needs IPv4 (ip_support is " +
                                      to_string(cfg.ip_support) + ")");
@@ -108,6 +109,9 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     r->nat_v6 = cfg.nat_v6;
     r->firewall = cfg.firewall;
     r->preset = cfg.preset;
+    r->ra_enabled = cfg.ra_enabled;
+    r->ra_interval = std::max<std::uint64_t>(1, cfg.ra_interval);
+    r->ra_lifetime = cfg.ra_lifetime;
     r->wan_name = parent ? "wan" : "ix";
     r->parent_port_name = (parent ? "h" : "r") + std::to_string(id.value);
     // Allocate everything first; on any failure give it all back (the plan is transactional
@@ -173,6 +177,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
                 " exhausted; use downstream_cidr_v6 with a shorter prefix");
         r->lan_ll6 = core::ll(core::seed3(id.value, r->lan_switch.value, 0xA5A5));
       }
+      if (cfg.nat_v6 == NatV6Mode::Nptv6) r->npt_ext = alloc_npt_prefix(*r, owner);
     } catch (...) {
       release_router_allocs(*r);
       throw;
@@ -238,6 +243,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     r->ns->commit(wb);
     install_routes(routes);
     apply_netfilter_at_build(*r);
+    if (cfg.block_frag_needed) set_block_frag_needed(*r, true, false);
+    if (r->nat_v6 != NatV6Mode::None) apply_nat_v6(*r, r->nat_v6);
   } catch (...) {
     remove_routes(routes);
     if (r->nat_attached) nat_controller().detach(r->id);
@@ -296,6 +303,7 @@ void LabCore::release_router_allocs(RouterRec& r) {
   if (r.region_router) return;  // the region's bridge subnets belong to the region for good
   if (r.lan4) quiet([&] { plan_.release_v4(*r.lan4); });
   if (r.lan6) quiet([&] { plan_.release_v6(*r.lan6); });
+  if (r.npt_ext) quiet([&] { plan_.release_v6(*r.npt_ext); });
 }
 
 void LabCore::remove_router(NodeId id) {
@@ -336,6 +344,7 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
+  stop_ra(*r);
   detach_router_links(*r);
   if (r->region) region_router_removed(*r);
   if (r->nat_attached) nat_controller().detach(r->id);
@@ -386,6 +395,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     d->ns_label = "lab" + std::to_string(seq_) + "-d" + std::to_string(id.value);
     d->default_if = default_if;
     d->mtu = cfg.mtu;
+    d->provisioning = cfg.provisioning;
     std::uint64_t next = id.value + 1;
     try {
       for (auto& [ifn, rid] : cfg.ifaces) {
@@ -431,13 +441,14 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
       auto& rt = rts[i.router.value];
       i.ifindex = d->ns->alloc_ifindex();
       i.port_ifindex = rt->ns->alloc_ifindex();
+      // The router's MTU covers its LAN ports (SPEC 11); the device end keeps the device's.
       sys::LinkEnd port{"v" + std::to_string(i.id.value),
                         i.port_ifindex,
                         mac_for(i.id, kDevPort),
                         -1,
                         rt->lan_ifindex,
                         true,
-                        mtu};
+                        rt->mtu.value_or(mtu)};
       sys::LinkEnd dev{i.name, i.ifindex, mac_for(i.id, kDevIface), d->ns->fd.get(), 0, false, mtu};
       auto [it, fresh] = per_router.try_emplace(i.router.value, owner + ": build");
       sys::add_veth(it->second, port, dev);
@@ -453,7 +464,8 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     }
     const IfaceRec& def = *d->find(default_if);
     if (def.gw) sys::add_route(db, sys::default_route(*def.gw, def.ifindex));
-    if (def.gw6) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
+    // RA-driven devices learn their IPv6 default route from the router's advertisements.
+    if (def.gw6 && !ra_driven(*d)) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
     d->ns->commit(db);
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.
@@ -476,6 +488,10 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   d->alive = true;
   try {
     attach_device_links(*d);
+    if (ra_driven(*d)) {
+      std::lock_guard lk(d->mu);
+      for (auto& i : d->ifaces) provision_ra(*d, i, true);
+    }
   } catch (...) {
     try {
       remove_device(d->id);
@@ -539,6 +555,7 @@ void LabCore::remove_device(NodeId id) {
     }
   }
   d->ns.reset();
+  dns_->forget_device(d->id);
   emit("device_removed", {{"name", d->name}});
 }
 

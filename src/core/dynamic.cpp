@@ -57,13 +57,32 @@ void LabCore::release_iface_addrs(const IfaceRec& i, NodeId dev) {
 }
 
 void LabCore::install_default_routes(DeviceRec& d, const IfaceRec& i) {
+  const bool ra = ra_driven(d);
   sys::NlBatch b(d.describe() + ": default route via " + i.name);
   if (i.gw) sys::add_route(b, sys::default_route(*i.gw, i.ifindex));
-  if (i.gw6) sys::add_route(b, sys::default_route(*i.gw6, i.ifindex));
+  if (i.gw6 && !ra) sys::add_route(b, sys::default_route(*i.gw6, i.ifindex));
   if (!b.empty()) d.ns->commit(b);
+  if (ra) {
+    // The RA-learned default routes of the other interfaces go; this one solicits its own.
+    for (auto& other : d.ifaces) {
+      if (other.name == i.name) continue;
+      setup_->in_netns(d.ns->fd.get(), [&] {
+        sys::write_sysctls({{"net/ipv6/conf/" + other.name + "/accept_ra_defrtr", "0"}});
+      });
+      try {
+        sys::Route rt;
+        rt.family = AF_INET6;
+        rt.oif = other.ifindex;
+        sys::NlBatch del;
+        sys::del_route(del, rt);
+        d.ns->commit(del);
+      } catch (const Error&) {
+      }
+    }
+  }
   // A family the new interface lacks must not keep a default route through another one.
   for (int fam : {AF_INET, AF_INET6}) {
-    if ((fam == AF_INET && i.gw) || (fam == AF_INET6 && i.gw6)) continue;
+    if ((fam == AF_INET && i.gw) || (fam == AF_INET6 && (i.gw6 || ra))) continue;
     for (auto& other : d.ifaces) {
       auto gw = fam == AF_INET ? (other.gw ? std::optional<IpAddr>(*other.gw) : std::nullopt)
                                : (other.gw6 ? std::optional<IpAddr>(*other.gw6) : std::nullopt);
@@ -88,7 +107,7 @@ void LabCore::wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt) {
                     -1,
                     rt.lan_ifindex,
                     true,
-                    mtu};
+                    rt.mtu.value_or(mtu)};
   sys::LinkEnd dev{i.name, i.ifindex, mac_for(i.id, kDevIface), d.ns->fd.get(), 0, false, mtu};
   sys::NlBatch rb(d.describe() + ": wire " + i.name);
   sys::add_veth(rb, port, dev);
@@ -117,6 +136,7 @@ void LabCore::set_link_up(DeviceRec& d, IfaceRec& i, bool up) {
       if (a.is_v6()) sys::add_addr(ab, i.ifindex, a, len);
     if (!ab.empty()) d.ns->commit(ab);
     if (d.default_if == i.name) install_default_routes(d, i);
+    if (ra_driven(d)) provision_ra(d, i, false);
   }
   emit(up ? "link_up" : "link_down", {{"device", d.name}, {"iface", i.name}});
 }
@@ -126,6 +146,7 @@ void LabCore::set_default_route(DeviceRec& d, const std::string& ifname) {
   if (!i) throw NotFound(d.describe(), "set_default_route: no interface '" + ifname + "'");
   d.default_if = ifname;
   if (i->up) install_default_routes(d, *i);
+  if (ra_driven(d)) provision_ra(d, *i, false);
   emit("default_route_changed", {{"device", d.name}, {"iface", ifname}});
 }
 
@@ -161,6 +182,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
   }
   d.ifaces.push_back(i);
   push_iface(d, d.ifaces.back());
+  if (ra_driven(d)) provision_ra(d, d.ifaces.back(), false);
   emit("interface_added", {{"device", d.name}, {"iface", iface_snapshot(d, d.ifaces.back())}});
 }
 
@@ -236,6 +258,7 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   }
   *d.find(ifname) = i;
   push_iface(d, *d.find(ifname));
+  if (ra_driven(d)) provision_ra(d, *d.find(ifname), false);
   emit("interface_replugged", {{"device", d.name},
                                {"iface_name", ifname},
                                {"from_router", router_name(old.router)},

@@ -126,6 +126,65 @@ void Router::set_firewall(Firewall fw) {
   c->set_firewall(*r, fw);
 }
 
+void Router::set_nat_v6_mode(NatV6Mode m) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_nat_v6(*r, m);
+}
+std::optional<Ipv6Net> Router::nptv6_prefix() const {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->nat_v6 == NatV6Mode::Nptv6 ? r->npt_ext : std::nullopt;
+}
+
+bool Router::ra_enabled() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->ra_enabled;
+}
+std::uint64_t Router::ra_interval_secs() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->ra_interval;
+}
+std::uint64_t Router::ra_lifetime_secs() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->ra_lifetime;
+}
+void Router::set_ra_enabled(bool on) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_ra(*r, on, std::nullopt, std::nullopt);
+}
+void Router::set_ra_interval_secs(std::uint64_t s) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_ra(*r, std::nullopt, s, std::nullopt);
+}
+void Router::set_ra_lifetime_secs(std::uint64_t s) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_ra(*r, std::nullopt, std::nullopt, s);
+}
+
+bool Router::block_icmp_frag_needed() const {
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  return r->block_frag_needed;
+}
+void Router::set_block_icmp_frag_needed(bool on) {
+  auto c = core();
+  auto r = as_router(rec());
+  std::lock_guard lk(r->mu);
+  c->set_block_frag_needed(*r, on);
+}
+
 std::optional<LinkCondition> Router::downlink_condition() const {
   auto r = as_router(rec());
   std::lock_guard lk(r->mu);

@@ -310,6 +310,24 @@ RouterBuilder& RouterBuilder::downstream_cidr_v6(Ipv6Net net) {
   cfg_->cidr6 = net;
   return *this;
 }
+RouterBuilder& RouterBuilder::ra_enabled(bool on) {
+  cfg_->ra_enabled = on;
+  return *this;
+}
+RouterBuilder& RouterBuilder::ra_interval_secs(std::uint64_t s) {
+  cfg_->ra_interval = std::max<std::uint64_t>(1, s);
+  return *this;
+}
+RouterBuilder& RouterBuilder::ra_lifetime_secs(std::uint64_t s) {
+  cfg_->ra_lifetime = s;
+  return *this;
+}
+
+RouterBuilder& RouterBuilder::block_icmp_frag_needed(bool on) {
+  cfg_->block_frag_needed = on;
+  return *this;
+}
+
 RouterBuilder& RouterBuilder::downlink_condition(LinkCondition cond) {
   cond.to_limits().validate();
   cfg_->downlink = std::move(cond);
@@ -326,6 +344,10 @@ RouterBuilder& RouterBuilder::mtu(std::uint32_t mtu) {
   if (mtu < 68 || mtu > 65535)
     throw InvalidArgument("router '" + cfg_->name + "'", "mtu " + std::to_string(mtu) + " outside 68..65535");
   cfg_->mtu = mtu;
+  return *this;
+}
+DeviceBuilder& DeviceBuilder::ipv6_provisioning_mode(Ipv6ProvisioningMode m) {
+  cfg_->provisioning = m;
   return *this;
 }
 

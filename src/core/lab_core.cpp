@@ -65,6 +65,7 @@ LabCore::LabCore(LabOpts opts)
   std::snprintf(buf, sizeof buf, "lab-p%d%llx", static_cast<int>(::getpid() % 9999 + 1),
                 static_cast<unsigned long long>(seq_));
   prefix_ = buf;
+  dns_ = std::make_unique<DnsOverlay>(prefix_);
   if (opts_.seed()) {
     seed_ = *opts_.seed();
   } else if (const char* env = std::getenv("PATCHBAY_SEED"); env != nullptr && *env != '\0') {
@@ -102,7 +103,10 @@ LabCore::~LabCore() {
 std::vector<sys::Sysctl> LabCore::lab_sysctls() const {
   // No automatic link-local addresses: IPv6-capable interfaces get the deterministic one (SPEC
   // 3.6) and IPv4-only nodes stay silent on IPv6 (no DAD, MLD or RS floods on shared bridges).
-  std::vector<sys::Sysctl> s{{"net/ipv6/conf/default/addr_gen_mode", "1"}};
+  std::vector<sys::Sysctl> s{{"net/ipv6/conf/default/addr_gen_mode", "1"},
+                             // Only RA-driven interfaces listen to RAs (provision_ra turns it on).
+                             {"net/ipv6/conf/all/accept_ra", "0"},
+                             {"net/ipv6/conf/default/accept_ra", "0"}};
   if (opts_.dad_mode() == Ipv6DadMode::Disabled) {
     for (const char* scope : {"all", "default"}) {
       s.push_back({std::string("net/ipv6/conf/") + scope + "/accept_dad", "0"});
@@ -215,6 +219,7 @@ void LabCore::shutdown() {
     std::lock_guard lk(n->mu);
     n->ns.reset();
   }
+  dns_->shutdown();  // after the workers and children: nothing of ours is left in the overlays
 }
 
 void LabCore::terminate_children(NodeId id) {
@@ -311,7 +316,9 @@ std::vector<AncestorRoute> LabCore::routes_for(const RouterRec& r) const {
   // Prefixes this router exposes: its LANs, unless a NAT hides them.
   std::vector<std::pair<IpAddr, std::uint8_t>> v4, v6;
   if (r.lan4 && r.nat.kind() == Nat::Kind::None) v4.emplace_back(r.lan4->addr(), r.lan4->prefix_len());
-  if (r.lan6) v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
+  // IPv6: the LAN itself, or the NPTv6 external prefix; masquerade hides it.
+  if (r.lan6 && r.nat_v6 == NatV6Mode::None) v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
+  if (r.npt_ext && r.nat_v6 == NatV6Mode::Nptv6) v6.emplace_back(r.npt_ext->addr(), r.npt_ext->prefix_len());
   std::vector<AncestorRoute> out;
   // Walk up: at each ancestor the next hop is the WAN address of the child on the path.
   const RouterRec* child = &r;

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/addr_plan.hpp"
+#include "core/dns.hpp"
 #include "events/bus.hpp"
 #include "exec/event_loop.hpp"
 #include "exec/spawner.hpp"
@@ -49,6 +50,7 @@ struct Netns {
 };
 
 enum class NodeKind { Ix, Router, Device };
+struct RaService;  // ra.cpp
 
 // InvalidArgument naming the device unless `n` is a valid Linux interface name (1-15 characters).
 void validate_ifname(const std::string& dev, const std::string& n);
@@ -84,7 +86,7 @@ struct IfaceRec {
   std::optional<Ipv6Addr> ip6, gw6, ll6;
   std::uint8_t prefix6 = 0;
   bool up = true;
-  std::optional<LinkCondition> cond_up, cond_down;  // guarded by the device's mu
+  std::optional<LinkCondition> cond_up, cond_down;           // guarded by the device's mu
   std::vector<std::pair<IpAddr, std::uint8_t>> extra_addrs;  // add_ip
 };
 
@@ -93,6 +95,7 @@ struct DeviceRec : NodeRec {
   std::vector<IfaceRec> ifaces;
   std::string default_if;
   std::optional<std::uint32_t> mtu;
+  std::optional<Ipv6ProvisioningMode> provisioning;  // overrides the lab's
   IfaceRec* find(std::string_view n);
 };
 
@@ -145,6 +148,12 @@ struct RouterRec : NodeRec {
   bool nat_installed = false;    // table pb_nat exists
   bool queue_installed = false;  // table pb_natq and its NFQUEUE rule exist
   bool fw_installed = false;
+  bool block_frag_needed = false;  // table inet pb_pmtu installed (SPEC 11)
+  std::optional<Ipv6Net> npt_ext;  // NPTv6 external prefix (guarded by the lab lock)
+  bool ra_enabled = true;          // SPEC 9.1 (guarded by mu)
+  std::uint64_t ra_interval = 30, ra_lifetime = 1800;
+  std::shared_ptr<RaService> ra;  // running once an RA-driven device joined the LAN
+  bool nat6_installed = false;    // table ip6 pb_nat6
 
   // Link conditions (guarded by mu): into the LAN, and of the link to the parent / IX.
   std::optional<LinkCondition> downlink, uplink_up, uplink_down;
@@ -169,6 +178,8 @@ struct RouterConfig {
   std::optional<NodeId> upstream;
   IpSupport ip_support = IpSupport::V4Only;
   std::optional<AddressPool> pool;  // explicit or from a preset; else derived from the NAT
+  bool ra_enabled = true;
+  std::uint64_t ra_interval = 30, ra_lifetime = 1800;
   Nat nat;
   NatV6Mode nat_v6 = NatV6Mode::None;
   Firewall firewall;
@@ -177,6 +188,7 @@ struct RouterConfig {
   std::optional<Ipv6Net> cidr6;
   std::optional<std::uint32_t> mtu;
   std::optional<LinkCondition> downlink, uplink_up, uplink_down;
+  bool block_frag_needed = false;
   std::optional<std::uint32_t> region;                          // RouterBuilder::region
   std::optional<core::AddressPlan::RegionAlloc> region_bridge;  // set only for region routers
   bool built = false;
@@ -208,6 +220,7 @@ struct DeviceConfig {
   std::optional<std::uint32_t> mtu;
   std::map<std::string, std::pair<std::optional<LinkCondition>, std::optional<LinkCondition>>>
       conditions;  // iface -> {up, down}
+  std::optional<Ipv6ProvisioningMode> provisioning;
   bool built = false;
 };
 
@@ -231,6 +244,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void set_firewall(RouterRec& r, const Firewall& f);
   void flush_nat_state(RouterRec& r);
   std::vector<NatBinding> nat_mappings(RouterRec& r);
+  void set_block_frag_needed(RouterRec& r, bool on, bool emit_event = true);  // caller holds r.mu
+  void set_nat_v6(RouterRec& r, NatV6Mode m);                                 // caller holds r.mu
+  // RA-driven provisioning (ra.cpp). set_ra: caller holds r.mu.
+  void set_ra(RouterRec& r, std::optional<bool> enabled, std::optional<std::uint64_t> interval,
+              std::optional<std::uint64_t> lifetime);
+  bool ra_driven(const DeviceRec& d) const;
+  // Accept RAs on `i` (default route only on the default interface), start its router's RAs and
+  // solicit; `wait`: until the RA default route exists (2 s, TimeoutError).
+  void provision_ra(DeviceRec& d, IfaceRec& i, bool wait);
+  void send_rs(DeviceRec& d, const IfaceRec& i);
 
   // Regions (src/core/regions.cpp). Serialised by region_mu_.
   struct RegionView {
@@ -281,6 +304,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::string router_name(NodeId id) const;
 
   events::EventBus& bus() { return bus_; }
+  DnsOverlay& dns() { return *dns_; }  // SPEC 10 (src/core/dns.cpp)
   sys::SetupThread& setup() { return *setup_; }
   LabState state() const {
     std::lock_guard lk(state_mu_);
@@ -325,9 +349,15 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void probe_link_engine();
   // Dynamic-operation helpers (dynamic.cpp).
   void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // lab lock held
-  void release_iface_addrs(const IfaceRec& i, NodeId dev);                        // lab lock held
+  void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // lab lock held
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
+  void ensure_ra(RouterRec& r);  // r.mu held
+  void stop_ra(RouterRec& r);
+  bool has_ra_default_route(DeviceRec& d, const IfaceRec& i);
+  // IPv6 NAT (nat_v6.cpp).
+  Ipv6Net alloc_npt_prefix(const RouterRec& r, const std::string& owner);  // lab lock held
+  void apply_nat_v6(RouterRec& r, NatV6Mode m);
 
   LabOpts opts_;
   std::uint64_t seq_;
@@ -354,6 +384,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::shared_ptr<Spawner> spawner_;
   std::mutex engine_mu_;
   std::unique_ptr<link::Engine> engine_;
+  std::mutex ra_mu_;
+  std::vector<std::shared_ptr<RaService>> ra_services_;  // kept until the loop is gone
+  std::unique_ptr<DnsOverlay> dns_;                      // made in the constructor, emptied by shutdown()
 
   // Regions: records guarded by mu_; region operations serialised by region_mu_ (never held
   // while waiting for mu_'s holders to reach the kernel).

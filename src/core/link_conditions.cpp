@@ -76,8 +76,9 @@ link::Engine& LabCore::engine() {
   std::lock_guard lk(engine_mu_);
   if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab is shut down");
   if (!engine_)
-    engine_ = std::make_unique<link::Engine>(
-        *setup_, [s = seed_](std::uint64_t id, std::uint64_t purpose) { return core::seed3(s, id, purpose); });
+    engine_ = std::make_unique<link::Engine>(*setup_, [s = seed_](std::uint64_t id, std::uint64_t purpose) {
+      return core::seed3(s, id, purpose);
+    });
   return *engine_;
 }
 

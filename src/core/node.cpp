@@ -2,8 +2,10 @@
 #include "patchbay/node.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -43,32 +45,40 @@ bool Node::alive() const {
 
 namespace {
 
-// The code every node thread runs first: enter the node's network namespace for good.
-std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r) {
+// The code every node thread runs first: enter the node's network namespace for good and, on a
+// device, its DNS overlay (mount namespace). The overlay is made here, on the caller's thread, so
+// a failure is reported by the call that started the thread; the thread drops its reference to
+// the namespace fd once inside.
+std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
   std::weak_ptr<NodeRec> weak = r;
-  return [weak] {
+  auto mnt = std::make_shared<std::shared_ptr<const UniqueFd>>();
+  if (r->kind == detail::NodeKind::Device) *mnt = c.dns().mount_ns(r->id);
+  return [weak, mnt] {
     auto n = weak.lock();
     if (!n || !n->ns) throw Removed("node", "the node has been removed");
     sys::enter_netns(n->ns->fd.get());
+    if (auto fd = std::move(*mnt)) detail::DnsOverlay::join(fd->get());
   };
 }
 
 }  // namespace
 
 void Node::run_erased(const std::function<void()>& fn) {
+  auto c = core();
   auto r = rec();
   std::shared_ptr<detail::SyncWorker> w;
   {
     std::lock_guard lk(r->exec_mu);
-    if (!r->sw) r->sw = std::make_shared<detail::SyncWorker>(r->name, entry_for(r));
+    if (!r->sw) r->sw = std::make_shared<detail::SyncWorker>(r->name, entry_for(r, *c));
     w = r->sw;
   }
   w->run(fn);
 }
 
 std::function<void()> Node::thread_entry(const char* suffix) const {
+  auto c = core();
   auto r = rec();
-  auto enter = entry_for(r);
+  auto enter = entry_for(r, *c);
   std::string name = r->name;
   std::string sfx = suffix;
   return [enter, name, sfx] {
@@ -78,9 +88,10 @@ std::function<void()> Node::thread_entry(const char* suffix) const {
 }
 
 asio::any_io_executor Node::executor() {
+  auto c = core();
   auto r = rec();
   std::lock_guard lk(r->exec_mu);
-  if (!r->aw) r->aw = std::make_unique<detail::IoWorker>(r->name, entry_for(r));
+  if (!r->aw) r->aw = std::make_unique<detail::IoWorker>(r->name, entry_for(r, *c));
   return r->aw->executor();
 }
 
@@ -178,6 +189,14 @@ Child Node::spawn_command(Command cmd) {
   spec.envp = std::move(env);
   if (cmd.working_dir()) spec.cwd = cmd.working_dir()->string();
   spec.netns_fd = r->ns->fd.get();
+  std::shared_ptr<const UniqueFd> mntns;  // held until the child has entered it
+  if (r->kind == detail::NodeKind::Device) {
+    mntns = c->dns().mount_ns(r->id);
+    spec.mntns_fd = mntns->get();
+    // Entering a mount namespace moves the child to its root: keep our working directory.
+    if (!spec.cwd)
+      if (char buf[PATH_MAX]; ::getcwd(buf, sizeof buf) != nullptr) spec.cwd = buf;
+  }
   spec.stdin_fd = child_fd(in);
   spec.stdout_fd = child_fd(out);
   spec.stderr_fd = child_fd(err);

@@ -137,6 +137,38 @@ void LabCore::flush_nat_state(RouterRec& r) {
   emit("nat_state_flushed", {{"router", r.name}});
 }
 
+namespace {
+
+// A PMTU black hole (SPEC 11): ICMPv4 fragmentation-needed and ICMPv6 packet-too-big are dropped
+// whether the router forwards them or generates them itself. Its own table, so NAT and firewall
+// changes never touch it.
+constexpr const char* kPmtuTable = R"(table inet pb_pmtu {
+  chain forward_drop {
+    type filter hook forward priority -5; policy accept;
+    icmp type destination-unreachable icmp code frag-needed drop
+    icmpv6 type packet-too-big drop
+  }
+  chain output_drop {
+    type filter hook output priority -5; policy accept;
+    icmp type destination-unreachable icmp code frag-needed drop
+    icmpv6 type packet-too-big drop
+  }
+}
+)";
+
+}  // namespace
+
+void LabCore::set_block_frag_needed(RouterRec& r, bool on, bool emit_event) {
+  if (!r.ns) throw Removed(r.describe(), "the router has been removed");
+  const std::string ctx = r.describe() + ": set_block_icmp_frag_needed(" + (on ? "true" : "false") + ")";
+  if (on != r.block_frag_needed) {
+    open_netfilter(r);
+    r.nft->run(on ? std::string(kPmtuTable) : std::string("delete table inet pb_pmtu\n"), ctx);
+    r.block_frag_needed = on;
+  }
+  if (emit_event) emit("block_icmp_frag_needed_changed", {{"router", r.name}, {"enabled", on}});
+}
+
 std::vector<NatBinding> LabCore::nat_mappings(RouterRec& r) {
   std::vector<NatBinding> out;
   if (!r.nat_installed || !r.wan_ip) return out;

@@ -217,6 +217,10 @@ void on_downlink_condition_changed(LabState& st, const LabEvent& ev) {
   for_router(st, ev, [&](json& r) { r["downlink_condition"] = get_or_null(ev.fields, "condition"); });
 }
 
+void on_block_frag_changed(LabState& st, const LabEvent& ev) {
+  for_router(st, ev, [&](json& r) { copy_if_present(ev.fields, "enabled", r, "block_icmp_frag_needed"); });
+}
+
 void on_ra_changed(LabState& st, const LabEvent& ev) {
   for_router(st, ev, [&](json& r) {
     copy_if_present(ev.fields, "enabled", r, "ra_enabled");
@@ -351,6 +355,7 @@ const std::unordered_map<std::string_view, Handler>& handlers() {
       {k::kFirewallChanged, on_firewall_changed},
       {k::kDownlinkConditionChanged, on_downlink_condition_changed},
       {k::kRaChanged, on_ra_changed},
+      {k::kBlockIcmpFragNeededChanged, on_block_frag_changed},
       {k::kUplinkConditionChanged, on_uplink_condition_changed},
       {k::kLinkConditionChanged, on_link_condition_changed},
       {k::kInterfaceAdded, on_interface_added},

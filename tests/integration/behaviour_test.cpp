@@ -30,7 +30,7 @@ TEST(Behaviour, MtuIsSetOnRouterAndDeviceLinks) {
   };
   EXPECT_EQ(mtu_of(d, "eth0"), 1280);
   EXPECT_EQ(mtu_of(r, "ix"), 1400);
-  EXPECT_EQ(mtu_of(r, "br-lan"), 1280);  // a bridge follows its smallest port
+  EXPECT_EQ(mtu_of(r, "br-lan"), 1400);  // the router side of its LAN ports has the router's MTU (SPEC 11)
   EXPECT_THROW(lab.add_router("x").mtu(10), InvalidArgument);
 }
 

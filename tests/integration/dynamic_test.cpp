@@ -119,8 +119,8 @@ TEST(Dynamic, ReplugMovesTheInterfaceToAnotherSubnetKeepingItsCondition) {
   EXPECT_EQ(dev.iface("eth0")->router(), b.id());
   EXPECT_EQ(dev.run([&] { return pt::udp_roundtrip(refl); }).ip(), IpAddr(after));
   EXPECT_NEAR(dev.run([&] { return pt::udp_rtt_median(refl, 7, 2); }).count() / 1000.0, 20.0, 3.0);
-  auto out = dev.output(Command("cat").args({"/sys/class/net/eth0/mtu"}));
-  EXPECT_EQ(out.out, "1400\n");
+  auto out = dev.output(Command("ip").args({"-o", "link", "show", "dev", "eth0"})).out;
+  EXPECT_NE(out.find(" mtu 1400 "), std::string::npos) << out;
   EXPECT_EQ(lab.state().devices["dev"]["interfaces"][0]["router"], "b");
 }
 

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "nat_fixture.hpp"
 #include "patchbay/patchbay.hpp"
 
@@ -183,6 +185,13 @@ TcpResult tcp_transfer(Node& from, Node& to_node, SocketAddr to, std::size_t tot
 
 inline TcpResult tcp_transfer(Node& from, Node& to_node, SocketAddr to, std::size_t total) {
   return tcp_transfer(from, to_node, to, total, [] {});
+}
+
+// SPEC 17 RTT band: E - max(2 ms, J) <= median <= E + J + max(10 ms, 0.1 E). The lower bound is
+// the strict one (the engine never delivers early); the upper one absorbs a busy 2-core machine.
+inline void expect_rtt_band(double median_ms, double e, double j = 0) {
+  EXPECT_GE(median_ms, e - std::max(2.0, j)) << "E = " << e;
+  EXPECT_LE(median_ms, e + j + std::max(10.0, 0.1 * e)) << "E = " << e;
 }
 
 // Binomial band: [n p - z sd, n p + z sd] with z = 3.29 (99.9 %).
