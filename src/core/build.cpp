@@ -207,6 +207,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     sys::add_bridge(lan, r->lan_name, r->lan_ifindex, mac_for(r->id, kLanBridge), cfg.mtu.value_or(0));
     if (r->lan4) sys::add_addr(lan, r->lan_ifindex, *r->gw4(), r->lan4->prefix_len());
     if (r->lan6) {
+      // No DAD on the LAN gateway: a bridge without ports has no carrier, so the address would
+      // stay tentative until the first device joined (it is unique by construction).
       sys::add_addr(lan, r->lan_ifindex, *r->gw6(), r->lan6->prefix_len());
       sys::add_addr(lan, r->lan_ifindex, *r->lan_ll6, 64);
     }
@@ -236,11 +238,12 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     sys::NlBatch wb(owner + ": build uplink");
     sys::set_link(wb, r->wan_ifindex, true, std::nullopt, std::nullopt, "bring up " + r->wan_name);
     if (r->wan_ip) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip, r->wan_prefix);
-    if (r->wan_ip6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip6, r->wan_prefix6);
+    if (r->wan_ip6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ip6, r->wan_prefix6, !dad());
     if (r->wan_ll6) sys::add_addr(wb, r->wan_ifindex, *r->wan_ll6, 64);
     if (r->wan_gw) sys::add_route(wb, sys::default_route(*r->wan_gw, r->wan_ifindex));
     if (r->wan_gw6) sys::add_route(wb, sys::default_route(*r->wan_gw6, r->wan_ifindex));
     r->ns->commit(wb);
+    if (dad() && v6) wait_dad(*r->ns, owner);
     install_routes(routes);
     apply_netfilter_at_build(*r);
     if (cfg.block_frag_needed) set_block_frag_needed(*r, true, false);
@@ -459,7 +462,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     for (auto& i : d->ifaces) {
       sys::set_link(db, i.ifindex, true, std::nullopt, std::nullopt, "bring up " + i.name);
       if (i.ip) sys::add_addr(db, i.ifindex, *i.ip, i.prefix);
-      if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6);
+      if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6, !dad());
       if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
     }
     const IfaceRec& def = *d->find(default_if);
@@ -467,6 +470,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     // RA-driven devices learn their IPv6 default route from the router's advertisements.
     if (def.gw6 && !ra_driven(*d)) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
     d->ns->commit(db);
+    if (dad()) wait_dad(*d->ns, owner);
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.
     for (auto& i : d->ifaces) {

@@ -6,6 +6,8 @@
 // device's MTU through all of them: the condition belongs to the interface record, and the engine
 // is told about the interface's (new) port after every change.
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "core/ids.hpp"
 #include "core/lab_core.hpp"
@@ -53,6 +55,30 @@ void LabCore::release_iface_addrs(const IfaceRec& i, NodeId dev) {
   if (a != rt->attached.end()) {
     a->second.erase(i.name);
     if (a->second.empty()) rt->attached.erase(a);
+  }
+}
+
+void LabCore::wait_dad(Netns& ns, const std::string& owner) {
+  // IFA_F_TENTATIVE / IFA_F_DADFAILED (linux/if_addr.h).
+  constexpr std::uint32_t kTentative = 0x40, kDadFailed = 0x08;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    std::vector<sys::AddrInfo> addrs;
+    {
+      std::lock_guard lk(ns.nl_mu);
+      addrs = sys::dump_addrs(ns.nl, AF_INET6);
+    }
+    bool pending = false;
+    for (auto& a : addrs) {
+      if (a.flags & kDadFailed)
+        throw SystemError(owner, "duplicate address detection failed for " + a.addr.to_string(), EADDRINUSE);
+      if (a.flags & kTentative) pending = true;
+    }
+    if (!pending) return;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw SystemError(owner, "IPv6 addresses still tentative after 5 s (duplicate address detection)",
+                        ETIMEDOUT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
@@ -115,10 +141,11 @@ void LabCore::wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt) {
   sys::NlBatch db(d.describe() + ": configure " + i.name);
   sys::set_link(db, i.ifindex, i.up, std::nullopt, std::nullopt, "bring up " + i.name);
   if (i.ip) sys::add_addr(db, i.ifindex, *i.ip, i.prefix);
-  if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6);
+  if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6, !dad());
   if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
   for (auto& [a, len] : i.extra_addrs) sys::add_addr(db, i.ifindex, a, len);
   d.ns->commit(db);
+  if (dad() && i.ip6) wait_dad(*d.ns, d.describe());
   if (d.default_if == i.name && i.up) install_default_routes(d, i);
 }
 
@@ -130,7 +157,7 @@ void LabCore::set_link_up(DeviceRec& d, IfaceRec& i, bool up) {
   if (up) {
     // Bringing a link down flushes its routes (and its IPv6 addresses): put them back.
     sys::NlBatch ab(d.describe() + ": link_up " + i.name);
-    if (i.ip6) sys::add_addr(ab, i.ifindex, *i.ip6, i.prefix6);
+    if (i.ip6) sys::add_addr(ab, i.ifindex, *i.ip6, i.prefix6, !dad());
     if (i.ll6) sys::add_addr(ab, i.ifindex, *i.ll6, 64);
     for (auto& [a, len] : i.extra_addrs)
       if (a.is_v6()) sys::add_addr(ab, i.ifindex, a, len);

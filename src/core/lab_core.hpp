@@ -352,6 +352,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // lab lock held
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
+  bool dad() const { return opts_.dad_mode() == Ipv6DadMode::Enabled; }
+  // Waits until no IPv6 address in `ns` is tentative (SPEC 9.1, DAD enabled).
+  void wait_dad(Netns& ns, const std::string& owner);
   void ensure_ra(RouterRec& r);  // r.mu held
   void stop_ra(RouterRec& r);
   bool has_ra_default_route(DeviceRec& d, const IfaceRec& i);

@@ -112,3 +112,30 @@ TEST(RaDriven, StaticDevicesKeepTheirInstalledRouteAndHearNoAdvertisements) {
                     .build();
   EXPECT_NE(default_v6(ra_dev).find("via fe80:"), std::string::npos) << default_v6(ra_dev);
 }
+
+TEST(Ipv6Dad, EnabledBuildReturnsOnlyWhenNoAddressIsTentative) {
+  Lab lab(LabOpts{}.ipv6_dad_mode(Ipv6DadMode::Enabled));
+  auto r = lab.add_router("r").ip_support(IpSupport::DualStack).build();
+  auto d = lab.add_device("d").iface("eth0", r.id()).build();
+  for (Node* n : std::initializer_list<Node*>{&r, &d}) {
+    auto all = n->output(Command("ip").args({"-6", "addr", "show"})).out;
+    EXPECT_NE(all.find("inet6 2001:db8"), std::string::npos) << all;  // control: addresses exist
+    EXPECT_EQ(n->output(Command("ip").args({"-6", "addr", "show", "tentative"})).out, "");
+    // The per-interface default is on (all/ stays 0: the kernel uses the larger of the two).
+    EXPECT_EQ(n->output(Command("cat").args({"/proc/sys/net/ipv6/conf/default/accept_dad"})).out, "1\n");
+  }
+  auto ping = d.output(Command("ping").args({"-6", "-c", "1", "-W", "2", r.downstream_gw_v6()->to_string()}));
+  EXPECT_TRUE(ping.status.success()) << ping.out << ping.err;
+}
+
+TEST(Ipv6Dad, DisabledTurnsDadOffInEveryNamespace) {
+  Lab lab;
+  auto r = lab.add_router("r").ip_support(IpSupport::DualStack).build();
+  auto d = lab.add_device("d").iface("eth0", r.id()).build();
+  for (Node* n : std::initializer_list<Node*>{&r, &d})
+    for (const char* scope : {"all", "default"})
+      EXPECT_EQ(
+          n->output(Command("cat").args({std::string("/proc/sys/net/ipv6/conf/") + scope + "/accept_dad"}))
+              .out,
+          "0\n");
+}
