@@ -19,6 +19,7 @@
 #include "patchbay/lab.hpp"
 #include "patchbay/link.hpp"
 #include "patchbay/nat.hpp"
+#include "patchbay/nat64.hpp"
 #include "patchbay/net.hpp"
 #include "patchbay/node.hpp"
 #include "patchbay/preset.hpp"

@@ -58,10 +58,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   const AddressPool pool = cfg.pool.value_or(cfg.nat.kind() == Nat::Kind::None    ? AddressPool::Public
                                              : cfg.nat.kind() == Nat::Kind::Cgnat ? AddressPool::Cgnat
                                                                                   : AddressPool::Private);
-  if (cfg.nat_v6 == NatV6Mode::Nat64)
-    throw Unsupported(owner,
-                      "nat_v6 nat64 is not supported yet (the NAT64 translator is being built; this "
-                      "includes RouterPreset::IspV6)");
+  // NAT64 needs an IPv4 uplink even for an IPv6-only LAN (RouterPreset::IspV6, SPEC 4.6).
+  const bool wan4 = v4 || cfg.nat_v6 == NatV6Mode::Nat64;
   if (cfg.nat_v6 != NatV6Mode::None && !v6)
     throw InvalidArgument(owner, "nat_v6 " + to_string(cfg.nat_v6) + " needs IPv6 (ip_support is " +
                                      to_string(cfg.ip_support) + ")");
@@ -118,7 +116,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     // only at this level).
     try {
       if (!parent) {
-        if (v4) {
+        if (wan4) {
           auto lease = plan_.alloc_ix_v4(owner);
           if (lease.new_subnet) r->new_ix_subnet = lease.subnet;
           r->wan_ip = lease.addr;
@@ -131,7 +129,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
           r->wan_prefix6 = core::AddressPlan::ix_cidr_v6().prefix_len();
         }
       } else {
-        if (v4 && parent->hosts4) {
+        if (wan4 && parent->hosts4) {
           r->wan_ip = parent->hosts4->alloc();
           r->wan_gw = parent->hosts4->gateway();
           r->wan_prefix = parent->lan4->prefix_len();
@@ -196,7 +194,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
                                 {"net/ipv4/conf/default/send_redirects", "0"},
                                 {"net/ipv4/conf/all/rp_filter", "0"},
                                 {"net/ipv4/conf/default/rp_filter", "0"}};
-    if (v4) sc.push_back({"net/ipv4/ip_forward", "1"});
+    if (wan4) sc.push_back({"net/ipv4/ip_forward", "1"});
     if (v6) sc.push_back({"net/ipv6/conf/all/forwarding", "1"});
     for (auto& b : bridge_sysctls()) sc.push_back(b);
     setup_->in_netns(r->ns->fd.get(), [&] { sys::write_sysctls(sc); });
@@ -348,6 +346,7 @@ void LabCore::remove_router(NodeId id) {
   terminate_children(r->id);
   r->stop_workers();
   stop_ra(*r);
+  stop_nat64(*r);
   detach_router_links(*r);
   if (r->region) region_router_removed(*r);
   if (r->nat_attached) nat_controller().detach(r->id);

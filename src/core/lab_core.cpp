@@ -317,7 +317,8 @@ std::vector<AncestorRoute> LabCore::routes_for(const RouterRec& r) const {
   std::vector<std::pair<IpAddr, std::uint8_t>> v4, v6;
   if (r.lan4 && r.nat.kind() == Nat::Kind::None) v4.emplace_back(r.lan4->addr(), r.lan4->prefix_len());
   // IPv6: the LAN itself, or the NPTv6 external prefix; masquerade hides it.
-  if (r.lan6 && r.nat_v6 == NatV6Mode::None) v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
+  if (r.lan6 && (r.nat_v6 == NatV6Mode::None || r.nat_v6 == NatV6Mode::Nat64))
+    v6.emplace_back(r.lan6->addr(), r.lan6->prefix_len());
   if (r.npt_ext && r.nat_v6 == NatV6Mode::Nptv6) v6.emplace_back(r.npt_ext->addr(), r.npt_ext->prefix_len());
   std::vector<AncestorRoute> out;
   // Walk up: at each ancestor the next hop is the WAN address of the child on the path.

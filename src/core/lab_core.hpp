@@ -152,8 +152,9 @@ struct RouterRec : NodeRec {
   std::optional<Ipv6Net> npt_ext;  // NPTv6 external prefix (guarded by the lab lock)
   bool ra_enabled = true;          // SPEC 9.1 (guarded by mu)
   std::uint64_t ra_interval = 30, ra_lifetime = 1800;
-  std::shared_ptr<RaService> ra;  // running once an RA-driven device joined the LAN
-  bool nat6_installed = false;    // table ip6 pb_nat6
+  std::shared_ptr<RaService> ra;                  // running once an RA-driven device joined the LAN
+  bool nat6_installed = false;                    // table ip6 pb_nat6
+  int nat64_ifindex = 0, nat64_wire_ifindex = 0;  // veth "nat64" and its wire-namespace end
 
   // Link conditions (guarded by mu): into the LAN, and of the link to the parent / IX.
   std::optional<LinkCondition> downlink, uplink_up, uplink_down;
@@ -361,6 +362,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   // IPv6 NAT (nat_v6.cpp).
   Ipv6Net alloc_npt_prefix(const RouterRec& r, const std::string& owner);  // lab lock held
   void apply_nat_v6(RouterRec& r, NatV6Mode m);
+  void start_nat64(RouterRec& r);  // nat64_router.cpp
+  void stop_nat64(RouterRec& r);
 
   LabOpts opts_;
   std::uint64_t seq_;

@@ -6,7 +6,7 @@
 
 namespace patchbay::detail {
 
-enum MacRole : std::uint64_t { kDevIface = 1, kDevPort, kLanBridge, kWan, kParentPort, kIxBridge };
+enum MacRole : std::uint64_t { kDevIface = 1, kDevPort, kLanBridge, kWan, kParentPort, kIxBridge, kNat64 };
 
 inline sys::Mac mac_for(NodeId id, MacRole role) {
   return sys::make_mac((id.value << 4) | role);

@@ -68,12 +68,15 @@ void LabCore::apply_nat_v6(RouterRec& r, NatV6Mode m) {
   if (m == NatV6Mode::Nptv6 || m == NatV6Mode::Masquerade) script += nat6_ruleset(r, m);
   if (!script.empty()) r.nft->run(script, ctx);
   r.nat6_installed = m == NatV6Mode::Nptv6 || m == NatV6Mode::Masquerade;
+  if (m == NatV6Mode::Nat64)
+    start_nat64(r);
+  else
+    stop_nat64(r);
 }
 
 void LabCore::set_nat_v6(RouterRec& r, NatV6Mode m) {
   const std::string ctx = r.describe() + ": set_nat_v6_mode(" + to_string(m) + ")";
   if (!r.alive) throw Removed(r.describe(), "the router has been removed");
-  if (m == NatV6Mode::Nat64) throw Unsupported(ctx, "NAT64 is not supported yet");
   if (m != NatV6Mode::None && !r.lan6) throw InvalidArgument(ctx, "the router has no IPv6 LAN");
   if (m == r.nat_v6) return;
   std::optional<Ipv6Net> old_ext;

@@ -82,29 +82,59 @@ bool Engine::has_downlink(std::uint64_t seg) const {
   });
 }
 
+namespace {
+
+// The wire namespace's shared socket, opened on first use.
+Hub* hub_for(Engine::Impl& impl, int ns_fd, const std::string& what) {
+  auto& hub = impl.hubs[ns_fd];
+  if (!hub) {
+    auto h = std::make_unique<Hub>();
+    h->ns_fd = ns_fd;
+    try {
+      h->sock = sys::PacketSocket::open(impl.setup, ns_fd, 0, "wire namespace", kTrunkRing);
+      h->sock.unpark();
+    } catch (const Error& e) {
+      impl.hubs.erase(ns_fd);
+      throw ImpairmentError(what, std::string("link engine attach: ") + e.what());
+    }
+    h->src = Source{};
+    h->src.hub = h.get();
+    impl.add_fd(h->sock.fd(), &h->src);
+    hub = std::move(h);
+  }
+  return hub.get();
+}
+
+}  // namespace
+
+void Engine::add_l3(std::uint64_t id, NsAccess ns, int ifindex, sys::Mac peer_mac, sys::Mac own_mac,
+                    L3Fn fn) {
+  impl_->call([&] {
+    Hub* hub = hub_for(*impl_, ns.fd, "packet processor " + std::to_string(id));
+    auto e = std::make_unique<L3End>();
+    e->id = id;
+    e->ifindex = ifindex;
+    e->peer_mac = peer_mac;
+    e->own_mac = own_mac;
+    e->fn = std::move(fn);
+    hub->l3[ifindex] = std::move(e);
+  });
+}
+
+void Engine::remove_l3(std::uint64_t id) {
+  impl_->call([&] {
+    for (auto& [fd, hub] : impl_->hubs) std::erase_if(hub->l3, [&](auto& kv) { return kv.second->id == id; });
+  });
+}
+
 void Engine::add_p2p(std::uint64_t id, NsAccess ns, int if_a, int if_b, std::string what, DirConfig cfg) {
   impl_->call([&] {
     if (impl_->p2ps.count(id)) throw AlreadyExists(what, "link engine: point-to-point link already attached");
-    auto& hub = impl_->hubs[ns.fd];
-    if (!hub) {
-      auto h = std::make_unique<Hub>();
-      h->ns_fd = ns.fd;
-      try {
-        h->sock = sys::PacketSocket::open(impl_->setup, ns.fd, 0, "wire namespace", kTrunkRing);
-        h->sock.unpark();
-      } catch (const Error& e) {
-        impl_->hubs.erase(ns.fd);
-        throw ImpairmentError(what, std::string("link engine attach: ") + e.what());
-      }
-      h->src = Source{};
-      h->src.hub = h.get();
-      impl_->add_fd(h->sock.fd(), &h->src);
-      hub = std::move(h);
-    }
+    Hub* hub = hub_for(*impl_, ns.fd, what);
     auto l = std::make_unique<P2p>();
     l->id = id;
     l->what = std::move(what);
-    l->hub = hub.get();
+    l->hub = hub;
     l->if_a = if_a;
     l->if_b = if_b;
     l->ab = impl_->make_slot(id, kSeedUp, DirSlot::Out::Sock, nullptr, nullptr);

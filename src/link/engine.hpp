@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,15 @@ class Engine {
   void set_p2p(std::uint64_t id, DirConfig cfg);
   void remove_p2p(std::uint64_t id);
   PortStats p2p_stats(std::uint64_t id) const;  // up = A->B
+
+  // A packet processor on a wire-namespace veth end whose peer (MAC `peer_mac`) is a router
+  // interface: every IPv4/IPv6 packet the router sends there is passed to `fn` (ethertype, IP
+  // packet) on the engine thread, and what fn appends (ethertype, IP packet) is sent back to the
+  // router. Used for NAT64. `fn` must not block.
+  using L3Fn = std::function<void(std::uint16_t ethertype, std::span<const std::uint8_t> packet,
+                                  std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>>& out)>;
+  void add_l3(std::uint64_t id, NsAccess ns, int ifindex, sys::Mac peer_mac, sys::Mac own_mac, L3Fn fn);
+  void remove_l3(std::uint64_t id);
 
   PortStats stats(std::uint64_t seg, int ifindex) const;
   std::optional<DirectionCounters> downlink_stats(std::uint64_t seg) const;

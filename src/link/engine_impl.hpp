@@ -116,6 +116,16 @@ struct P2p {
   std::uint64_t memory_drops = 0;
 };
 
+// A packet processor behind a wire-namespace veth end (the NAT64 translator of a router).
+struct L3End {
+  std::uint64_t id = 0;
+  int ifindex = 0;
+  sys::Mac peer_mac{}, own_mac{};
+  Engine::L3Fn fn;
+  std::vector<FramePtr> segs;
+  std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> out;
+};
+
 // One socket bound to every interface of a namespace that holds only point-to-point link ends
 // (the wire namespace): one ring for hundreds of links instead of two sockets per link.
 struct Hub {
@@ -123,6 +133,7 @@ struct Hub {
   sys::PacketSocket sock;
   Source src;
   std::unordered_map<int, std::pair<P2p*, bool>> ends;  // ifindex -> link, is side B
+  std::unordered_map<int, std::unique_ptr<L3End>> l3;   // ifindex -> processor
 };
 
 struct Port {
@@ -399,11 +410,40 @@ struct Engine::Impl {
     hub.sock.receive_any(
         [&](int ifindex, const virtio_net_hdr& h, std::span<const std::uint8_t> f) {
           auto it = hub.ends.find(ifindex);
-          if (it == hub.ends.end()) return;
+          if (it == hub.ends.end()) {
+            if (auto l = hub.l3.find(ifindex); l != hub.l3.end()) process_l3(hub, *l->second, h, f);
+            return;
+          }
           auto [l, from_b] = it->second;
           forward(from_b ? *l->ba : *l->ab, hub.sock, h, f, now, l->memory_drops, from_b ? l->if_a : l->if_b);
         },
         kRxBudget);
+  }
+
+  // Frames from the router to an L3 processor: cut into wire packets (GSO frames and partial
+  // checksums are what the router hands a veth), strip Ethernet, process, wrap the results.
+  void process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::span<const std::uint8_t> f) {
+    auto frame = std::make_unique<Frame>();
+    frame->vnet = h;
+    frame->bytes.assign(f.begin(), f.end());
+    e.segs.clear();
+    segment(std::move(frame), e.segs);
+    for (auto& s : e.segs) {
+      if (s->bytes.size() < 14) continue;
+      std::uint16_t type = static_cast<std::uint16_t>(s->bytes[12] << 8 | s->bytes[13]);
+      if (type != 0x0800 && type != 0x86dd) continue;
+      e.out.clear();
+      e.fn(type, std::span<const std::uint8_t>(s->bytes).subspan(14), e.out);
+      for (auto& [otype, pkt] : e.out) {
+        std::vector<std::uint8_t> eth(14 + pkt.size());
+        std::copy(e.peer_mac.begin(), e.peer_mac.end(), eth.begin());
+        std::copy(e.own_mac.begin(), e.own_mac.end(), eth.begin() + 6);
+        eth[12] = static_cast<std::uint8_t>(otype >> 8);
+        eth[13] = static_cast<std::uint8_t>(otype);
+        std::copy(pkt.begin(), pkt.end(), eth.begin() + 14);
+        send(hub.sock, virtio_net_hdr{}, eth, e.ifindex);
+      }
+    }
   }
 
   void read_trunk(Segment& seg) {

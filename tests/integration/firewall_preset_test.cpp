@@ -212,13 +212,12 @@ TEST(Presets, SettersAfterAPresetOverrideOneColumn) {
   EXPECT_FALSE(v4.downstream_cidr_v6());
 }
 
-TEST(Presets, IspV6IsNotSupportedYet) {
+TEST(Presets, IspV6IsV6OnlyWithNat64AndBlockInbound) {
   Lab lab;
-  try {
-    lab.add_router("carrier").preset(RouterPreset::IspV6).build();
-    FAIL() << "IspV6 built";
-  } catch (const Unsupported& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(lab.router_by_name("carrier"));
+  auto carrier = lab.add_router("carrier").preset(RouterPreset::IspV6).build();
+  EXPECT_EQ(carrier.ip_support(), IpSupport::V6Only);
+  EXPECT_EQ(carrier.nat_v6_mode(), NatV6Mode::Nat64);
+  EXPECT_EQ(carrier.firewall(), Firewall::block_inbound());
+  EXPECT_TRUE(carrier.uplink_ip());  // the translator's IPv4 uplink
+  EXPECT_TRUE(carrier.downstream_cidr_v6());
 }
