@@ -64,6 +64,8 @@ TEST(Mtu, BlackHoleDropsTheIcmpErrorsButSmallPacketsPass) {
   // The rule survives NAT and firewall changes, and goes when asked.
   t.isp.set_firewall(Firewall::corporate());
   t.isp.set_firewall(Firewall::none());
+  t.isp.set_nat_mode(Nat::home());
+  t.isp.set_nat_mode(Nat::none());
   EXPECT_FALSE(reports_too_big(t.ping(IpAddr(*t.srv.ip()), 1400)));
   t.isp.set_block_icmp_frag_needed(false);
   EXPECT_TRUE(reports_too_big(t.ping(IpAddr(*t.srv.ip()), 1400)));

@@ -188,3 +188,23 @@ TEST(Nat64, IspV6PresetGivesAV6OnlyLanThatReachesIpv4) {
   auto seen = phone.run([&] { return pt::udp_roundtrip(SocketAddr(IpAddr(nat64_embed(*srv.ip())), 3478)); });
   EXPECT_EQ(seen.ip(), IpAddr(*carrier.uplink_ip()));
 }
+
+TEST(NatV6, Ipv6AccessorsFollowIpSupport) {
+  Lab lab;
+  auto ds = lab.add_router("ds").ip_support(IpSupport::DualStack).nat_v6(NatV6Mode::Masquerade).build();
+  auto v4 = lab.add_router("v4").build();
+  EXPECT_TRUE(ds.uplink_ip_v6());
+  EXPECT_TRUE(ds.downstream_cidr_v6());
+  EXPECT_TRUE(ds.downstream_gw_v6());
+  EXPECT_FALSE(v4.uplink_ip_v6());
+  EXPECT_FALSE(v4.downstream_cidr_v6());
+  EXPECT_FALSE(v4.downstream_gw_v6());
+  auto d6 = lab.add_device("d6").iface("eth0", ds.id()).build();
+  auto d4 = lab.add_device("d4").iface("eth0", v4.id()).build();
+  ASSERT_TRUE(d6.ip6());
+  EXPECT_TRUE(ds.downstream_cidr_v6()->contains(*d6.ip6()));
+  EXPECT_EQ(d6.default_iface().ip6(), d6.ip6());
+  EXPECT_TRUE(d6.default_iface().ll6());
+  EXPECT_FALSE(d4.ip6());
+  EXPECT_FALSE(d4.default_iface().ll6());
+}
