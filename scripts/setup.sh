@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config
-  libnftables-dev libasio-dev nlohmann-json3-dev
+  libnftables-dev libasio-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping util-linux nftables
 )

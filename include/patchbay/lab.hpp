@@ -132,6 +132,11 @@ class Lab {
  public:
   // Creates the lab root namespace and the IX; emits lab_created and ix_created.
   explicit Lab(LabOpts opts = LabOpts{}.outdir_from_env());
+  // A lab from a TOML lab file (SPEC 15.1: [[router]], [device.NAME] with one sub-table per
+  // interface, [region.NAME] latencies), built in the SPEC's deterministic order. ConfigError names
+  // the file, the table and the key; unknown keys are warnings on stderr.
+  static Lab load(const std::filesystem::path& toml, std::optional<LabOpts> opts = std::nullopt);
+  static Lab from_toml(std::string_view text, std::optional<LabOpts> opts = std::nullopt);
   Lab(Lab&&) noexcept;
   Lab& operator=(Lab&&) noexcept;
   ~Lab();  // == shutdown(), errors are logged

@@ -146,7 +146,8 @@ TEST(Presets, HomeIsDualStackPrivateAndReachesTheDataCentre) {
   ASSERT_TRUE(d.ip6());
   EXPECT_EQ(d.ip6()->groups()[0], 0xfd10);
   auto g = dc.spawn_reflector({*dc.uplink_ip(), 3478});
-  auto rtt = d.run([&] { return patchbay::testing::udp_rtt({*dc.uplink_ip(), 3478}); });
+  // SPEC 17 convention: warm the path (ARP, the NAT's first-packet handling), then measure.
+  auto rtt = d.run([&] { return patchbay::testing::udp_rtt_median({*dc.uplink_ip(), 3478}, 3, 3); });
   EXPECT_LT(rtt, 500ms);
 }
 
