@@ -510,21 +510,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
 
 // Lab lock held.
 void LabCore::release_device_allocs(DeviceRec& d) {
-  for (auto& i : d.ifaces) {
-    auto it = routers_.find(i.router.value);
-    if (it == routers_.end()) continue;
-    auto& rt = it->second;
-    try {
-      if (i.ip && rt->hosts4) rt->hosts4->release(*i.ip);
-      if (i.ip6 && rt->hosts6) rt->hosts6->release(*i.ip6);
-    } catch (const Error&) {
-    }
-    auto a = rt->attached.find(d.id);
-    if (a != rt->attached.end()) {
-      a->second.erase(i.name);
-      if (a->second.empty()) rt->attached.erase(a);
-    }
-  }
+  for (auto& i : d.ifaces) release_iface_addrs(i, d.id);
 }
 
 void LabCore::remove_device(NodeId id) {

@@ -213,12 +213,9 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
   emit("interface_added", {{"device", d.name}, {"iface", iface_snapshot(d, d.ifaces.back())}});
 }
 
-void LabCore::remove_iface(DeviceRec& d, const std::string& ifname) {
-  const std::string ctx = d.describe() + ": remove_iface " + ifname;
-  auto it = std::find_if(d.ifaces.begin(), d.ifaces.end(), [&](auto& x) { return x.name == ifname; });
-  if (it == d.ifaces.end()) throw NotFound(ctx, "no interface '" + ifname + "'");
-  if (d.ifaces.size() == 1) throw InvalidArgument(ctx, "a device keeps at least one interface");
-  IfaceRec i = *it;
+// The router-side port goes away with its veth (and the device end with it); the engine forgets
+// the port; the addresses go back to the router's pools.
+void LabCore::unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx) {
   if (auto* eng = engine_if_started()) eng->remove_port(i.router.value, i.port_ifindex);
   if (auto rt = router(i.router)) {
     try {
@@ -228,10 +225,16 @@ void LabCore::remove_iface(DeviceRec& d, const std::string& ifname) {
     } catch (const Error&) {
     }
   }
-  {
-    std::lock_guard lk(mu_);
-    release_iface_addrs(i, d.id);
-  }
+  std::lock_guard lk(mu_);
+  release_iface_addrs(i, d.id);
+}
+
+void LabCore::remove_iface(DeviceRec& d, const std::string& ifname) {
+  const std::string ctx = d.describe() + ": remove_iface " + ifname;
+  auto it = std::find_if(d.ifaces.begin(), d.ifaces.end(), [&](auto& x) { return x.name == ifname; });
+  if (it == d.ifaces.end()) throw NotFound(ctx, "no interface '" + ifname + "'");
+  if (d.ifaces.size() == 1) throw InvalidArgument(ctx, "a device keeps at least one interface");
+  unplug_iface(d, *it, ctx);
   d.ifaces.erase(it);
   emit("interface_removed", {{"device", d.name}, {"iface_name", ifname}});
   if (d.default_if == ifname) set_default_route(d, d.ifaces.front().name);
@@ -260,19 +263,10 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
     alloc_iface_addrs(i, *rt, ctx);
     rt->attached[d.id].insert(ifname);
   }
-  // Unplug: the old port goes away with its veth (and the device end with it).
-  if (auto* eng = engine_if_started()) eng->remove_port(old.router.value, old.port_ifindex);
-  if (auto ort = router(old.router)) {
-    try {
-      sys::NlBatch b(ctx);
-      sys::del_link(b, old.port_ifindex, "delete port v" + std::to_string(old.id.value));
-      ort->ns->commit(b);
-    } catch (const Error&) {
-    }
-  }
+  unplug_iface(d, old, ctx);
   {
+    // Replugging into the same router: unplugging just took the name out of its attached set.
     std::lock_guard lk(mu_);
-    release_iface_addrs(old, d.id);
     rt->attached[d.id].insert(ifname);
   }
   try {

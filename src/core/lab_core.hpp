@@ -351,6 +351,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   // Dynamic-operation helpers (dynamic.cpp).
   void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // lab lock held
   void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // lab lock held
+  void unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx);
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
   bool dad() const { return opts_.dad_mode() == Ipv6DadMode::Enabled; }

@@ -182,12 +182,8 @@ PortStats Engine::p2p_stats(std::uint64_t id) const {
     auto it = impl_->p2ps.find(id);
     if (it == impl_->p2ps.end()) return st;
     const P2p& l = *it->second;
-    st.up = l.ab->dir.counters();
-    st.up.packets += l.ab->pass_packets;
-    st.up.bytes += l.ab->pass_bytes;
-    st.down = l.ba->dir.counters();
-    st.down.packets += l.ba->pass_packets;
-    st.down.bytes += l.ba->pass_bytes;
+    st.up = l.ab->total();
+    st.down = l.ba->total();
     st.memory_drops = l.memory_drops;
     st.engine_routed = true;
     return st;
@@ -202,12 +198,8 @@ PortStats Engine::stats(std::uint64_t seg, int ifindex) const {
     auto pit = it->second->ports.find(ifindex);
     if (pit == it->second->ports.end()) return st;
     const Port& p = *pit->second;
-    st.up = p.up->dir.counters();
-    st.up.packets += p.up->pass_packets;
-    st.up.bytes += p.up->pass_bytes;
-    st.down = p.down->dir.counters();
-    st.down.packets += p.down->pass_packets;
-    st.down.bytes += p.down->pass_bytes;
+    st.up = p.up->total();
+    st.down = p.down->total();
     st.memory_drops = p.memory_drops;
     st.engine_routed = p.plumbed;
     return st;
@@ -218,10 +210,7 @@ std::optional<DirectionCounters> Engine::downlink_stats(std::uint64_t seg) const
   return impl_->call([&]() -> std::optional<DirectionCounters> {
     auto it = impl_->segs.find(seg);
     if (it == impl_->segs.end() || !it->second->downlink) return std::nullopt;
-    auto c = it->second->downlink->dir.counters();
-    c.packets += it->second->downlink->pass_packets;
-    c.bytes += it->second->downlink->pass_bytes;
-    return c;
+    return it->second->downlink->total();
   });
 }
 

@@ -96,6 +96,13 @@ struct DirSlot {
   int sock_ifindex = 0;               // for Out::Sock on a socket bound to every interface
   Nanos scheduled = kNever;
   std::uint64_t pass_packets = 0, pass_bytes = 0;  // forwarded without queueing
+  // What the pipeline counted plus what bypassed it.
+  DirectionCounters total() const {
+    auto c = dir.counters();
+    c.packets += pass_packets;
+    c.bytes += pass_bytes;
+    return c;
+  }
   DirSlot(std::uint64_t i, std::uint64_t seed, Out o, Segment* s, Port* p)
       : id(i), dir(seed), out(o), seg(s), port(p) {}
 };
@@ -283,9 +290,12 @@ struct Engine::Impl {
     for (auto* s : dirty) s->flush();
     dirty.clear();
   }
+  // Per packet: a socket joins the flush list when its batch goes from empty to non-empty (a
+  // mid-batch auto-flush may add it twice; flushing an empty batch is free).
   void send(sys::PacketSocket& s, const virtio_net_hdr& h, std::span<const std::uint8_t> f, int ifindex = 0) {
+    const bool first = !s.has_queued();
     s.send_to(ifindex, h, f);
-    if (std::find(dirty.begin(), dirty.end(), &s) == dirty.end()) dirty.push_back(&s);
+    if (first) dirty.push_back(&s);
   }
 
   void arm_timer() {

@@ -73,6 +73,7 @@ class PacketSocket {
   // down) are counted in tx_errors() and dropped, never retried forever.
   void flush();
   std::uint64_t tx_errors() const { return tx_errors_; }
+  bool has_queued() const { return !txoff_.empty(); }
   // Frames dropped by receive() because they did not fit a ring slot (tp_snaplen < tp_len).
   std::uint64_t rx_truncated() const { return rx_truncated_; }
   // Frames the kernel dropped because the ring was full (PACKET_STATISTICS tp_drops, summed over

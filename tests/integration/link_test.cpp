@@ -91,8 +91,10 @@ TEST(LinkCondition, JitterSpreadsRoundTrips) {
   t.dev.default_iface().set_condition(latency(30, 10), LinkDirection::Up);
   auto s = rtt_samples(t.dev, t.udp_refl, 60, 2ms);
   auto [mn, mx] = std::minmax_element(s.begin(), s.end());
-  EXPECT_GE(*mn, 19.5);
-  EXPECT_LE(*mx, 42.0);
+  EXPECT_GE(*mn, 19.5);  // never early: the strict bound
+  // The largest of 60 samples also carries the host's scheduling noise (a 42.08 ms maximum was
+  // seen under a full parallel test run): allow 5 ms above the jitter range.
+  EXPECT_LE(*mx, 45.0);
   EXPECT_GT(*mx - *mn, 8.0);  // uniform over [20, 40]: 60 samples spread well beyond 8 ms
   EXPECT_NEAR(median(s), 30.0, 4.0);
 }
