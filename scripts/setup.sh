@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   g++ cmake ninja-build pkg-config
   libnftables-dev libasio-dev nlohmann-json3-dev libtomlplusplus-dev
+  libcli11-dev libre2-dev libcurl4-openssl-dev libarchive-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping util-linux nftables
+  iproute2 iputils-ping util-linux nftables iperf3 openssl
 )
 
 missing=()

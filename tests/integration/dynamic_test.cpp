@@ -11,8 +11,10 @@ namespace pt = patchbay::testing;
 
 namespace {
 
+// One echo reply within two seconds; ping sends a request every second until then, so a lost
+// first ARP request on a loaded machine does not fail the check.
 bool pings(Node& from, const IpAddr& to) {
-  auto out = from.output(Command("ping").args({"-c", "1", "-W", "1", to.to_string()}));
+  auto out = from.output(Command("ping").args({"-c", "1", "-w", "2", to.to_string()}));
   return out.status.success();
 }
 
