@@ -521,12 +521,22 @@ struct Engine::Impl {
       sys::LinkEnd t0{"pbe0", seg.trunk_if, std::nullopt, -1, seg.bridge, true, 0};
       sys::LinkEnd t1{"pbe1", seg.engine_if, std::nullopt, -1, 0, false, 0};
       sys::add_veth(b, t0, t1);
-      sys::set_link(b, seg.engine_if, true, std::nullopt, std::nullopt, "set pbe1 up");
+      seg.ns.commit(b);
+      // pbe1 lives in the router's namespace but is only a tap for the engine: its IP stack must
+      // stay silent. Otherwise it answers ARP for the router's LAN address (arp_ignore 0 replies
+      // for any local address) and a device may learn pbe1's MAC as its gateway, so its packets
+      // enter the router through pbe1 instead of br-lan and miss the LAN's NAT and firewall rules.
+      const std::string conf = "net/ipv4/conf/pbe1/", conf6 = "net/ipv6/conf/pbe1/";
+      setup.in_netns(seg.ns.fd, [&] {
+        sys::write_sysctls({{conf + "arp_ignore", "8"}, {conf6 + "disable_ipv6", "1"}});
+      });
+      sys::NlBatch up(seg.what);
+      sys::set_link(up, seg.engine_if, true, std::nullopt, std::nullopt, "set pbe1 up");
       // Hairpin: a frame from one routed port to another enters and leaves through pbe0.
       sys::BridgePortFlags hp;
       hp.hairpin = true;
-      sys::set_bridge_port(b, seg.trunk_if, hp);
-      seg.ns.commit(b);
+      sys::set_bridge_port(up, seg.trunk_if, hp);
+      seg.ns.commit(up);
       seg.trunk =
           sys::PacketSocket::open(setup, seg.ns.fd, seg.engine_if, seg.what + " engine trunk", kTrunkRing);
       seg.trunk.unpark();

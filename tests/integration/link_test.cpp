@@ -1,8 +1,16 @@
 // SPEC 7 / 17.7: link conditions through the userspace engine, measured end to end.
 #include <gtest/gtest.h>
 
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+
+#include <cstring>
 #include <fstream>
 #include <numeric>
+#include <set>
 
 #include "link_fixture.hpp"
 
@@ -433,4 +441,60 @@ TEST(LinkCondition, AutomaticQueueKeepsALongFatLinkFull) {
   auto small = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5002), 2 << 20);
   EXPECT_LT(small.kbit(), 0.8 * full.kbit());
   EXPECT_GT(i.link_stats().up.drops_queue, 0u);
+}
+
+// Regression: the engine's tap veth (pbe1) sits in the router's namespace; it once answered ARP
+// for the router's LAN address, so a device behind a conditioned port could pick pbe1's MAC as
+// its gateway and bypass the LAN's NAT (about 40 % of labs). Exactly one MAC may answer.
+TEST(LinkCondition, OnlyTheRouterAnswersArpForTheGatewayBehindTheEngine) {
+  Lab lab(LabOpts{}.seed(11));
+  auto dc = lab.add_router("dc").build();
+  auto home = lab.add_router("home").preset(RouterPreset::Home).build();
+  auto srv = lab.add_device("srv").iface("eth0", dc.id()).build();
+  auto dev = lab.add_device("dev").iface("eth0", home.id(), latency(2)).build();
+  dev.set_link_condition("eth0", latency(2), LinkDirection::Both);
+  const Ipv4Addr gw = *home.downstream_gw();
+  const Ipv4Addr me = *dev.ip();
+  auto macs = dev.run([&] {
+    int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    EXPECT_GE(fd, 0);
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ARP);
+    sll.sll_ifindex = static_cast<int>(::if_nametoindex("eth0"));
+    sll.sll_halen = 6;
+    std::memset(sll.sll_addr, 0xff, 6);
+    std::uint8_t req[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "eth0");
+    ::ioctl(fd, SIOCGIFHWADDR, &ifr);
+    std::memcpy(req + 8, ifr.ifr_hwaddr.sa_data, 6);
+    auto my = me.octets(), target = gw.octets();
+    std::memcpy(req + 14, my.data(), 4);
+    std::memcpy(req + 24, target.data(), 4);
+    std::set<std::string> seen;
+    for (int round = 0; round < 3; ++round) {
+      ::sendto(fd, req, sizeof req, 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll);
+      auto until = std::chrono::steady_clock::now() + 300ms;
+      while (std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        std::uint8_t buf[64];
+        auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n >= 28 && buf[7] == 2 && std::memcmp(buf + 14, target.data(), 4) == 0) {
+          char mac[18];
+          std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", buf[8], buf[9], buf[10], buf[11],
+                        buf[12], buf[13]);
+          seen.insert(mac);
+        }
+      }
+    }
+    ::close(fd);
+    return seen;
+  });
+  EXPECT_EQ(macs.size(), 1u) << ::testing::PrintToString(macs);
+  // And traffic leaves through the NAT: the server sees the router's WAN address.
+  SocketAddr refl(*srv.ip(), 3478);
+  auto g = srv.spawn_reflector(refl);
+  EXPECT_EQ(dev.run([&] { return patchbay::testing::udp_roundtrip(refl); }).ip(), IpAddr(*home.uplink_ip()));
 }
