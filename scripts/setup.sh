@@ -9,7 +9,7 @@ PACKAGES=(
   libnftables-dev libasio-dev nlohmann-json3-dev libtomlplusplus-dev
   libcli11-dev libre2-dev libcurl4-openssl-dev libarchive-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping util-linux nftables iperf3 openssl
+  iproute2 iputils-ping util-linux nftables iperf3 socat openssl
 )
 
 missing=()
@@ -30,3 +30,7 @@ cmake --build build
 echo
 echo "setup: running the demo (build/examples/simple)"
 build/examples/simple
+
+echo
+echo "setup: running the example sims (build/patchbay run examples/sims; reports in .patchbay-work/latest/)"
+build/patchbay run examples/sims

@@ -10,9 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include <toml++/toml.h>
-
-#include "patchbay/lab.hpp"
+#include "config/lab_toml.hpp"
 
 namespace patchbay {
 
@@ -207,6 +205,9 @@ void build_device(Lab& lab, const std::string& name, const toml::table& t,
   }
 }
 
+}  // namespace
+
+namespace config {
 void build_lab(Lab& lab, const toml::table& root, const std::string& file) {
   // 1. Regions: declared, named in latencies, or named by a router; links per unordered pair.
   std::set<std::string> region_names;
@@ -325,6 +326,10 @@ void build_lab(Lab& lab, const toml::table& root, const std::string& file) {
   }
 }
 
+}  // namespace config
+
+namespace {
+
 Lab from_text(std::string_view text, const std::string& source, LabOpts opts) {
   toml::table root;
   try {
@@ -335,7 +340,7 @@ Lab from_text(std::string_view text, const std::string& source, LabOpts opts) {
     throw ConfigError(os.str(), std::string(e.description()));
   }
   Lab lab(std::move(opts));
-  build_lab(lab, root, source);
+  config::build_lab(lab, root, source);
   return lab;
 }
 

@@ -1,0 +1,626 @@
+// [[binary]] parsing and assembly (SPEC 15.6). Downloads go through libcurl, archives through
+// libarchive and hashes through OpenSSL; only real build tools (the generic `build` command, cargo
+// and git for `repo`) run as child processes.
+#include "runner/binaries.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "patchbay/error.hpp"
+#include "runner/rundir.hpp"
+
+extern char** environ;
+
+namespace patchbay::runner {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// ---- parsing ----
+
+std::string binary_ctx(const std::string& name) {
+  return "binary '" + name + "'";
+}
+
+std::optional<std::string> opt_string(const json& t, const char* key, const std::string& ctx) {
+  auto it = t.find(key);
+  if (it == t.end()) return std::nullopt;
+  if (!it->is_string()) throw ConfigError(ctx, std::string("key '") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
+std::vector<std::string> string_list(const json& v, const char* key, const std::string& ctx) {
+  std::vector<std::string> out;
+  for (const auto& e : v.is_array() ? v : json::array({nullptr})) {
+    if (!e.is_string()) throw ConfigError(ctx, std::string("key '") + key + "' must be an array of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+bool fetchable(std::string_view url) {
+  return url.starts_with("http://") || url.starts_with("https://") || url.starts_with("file://");
+}
+
+const std::pair<const char*, std::optional<std::string> BinarySpec::*> kStringKeys[] = {
+    {"path", &BinarySpec::path},     {"url", &BinarySpec::url},         {"sha256", &BinarySpec::sha256},
+    {"member", &BinarySpec::member}, {"cwd", &BinarySpec::cwd},         {"repo", &BinarySpec::repo},
+    {"commit", &BinarySpec::commit}, {"example", &BinarySpec::example}, {"bin", &BinarySpec::bin}};
+
+std::string infer_mode(const BinarySpec& s, const json& t, std::string_view where) {
+  if (t.contains("build")) return "build";
+  if (s.path) return "path";
+  if (s.url) return "fetch";
+  if (s.repo || s.example || s.bin) return "cargo";
+  throw ConfigError(
+      std::string(where),
+      binary_ctx(s.name) + " has no mode and no source fields (expected build|path|fetch|target)");
+}
+
+void check_mode_keys(BinarySpec& s, const std::string& ctx) {
+  if (s.mode != "path" && s.mode != "fetch" && s.mode != "build" && s.mode != "cargo" && s.mode != "target")
+    throw ConfigError(ctx, "unknown mode '" + s.mode + "' (expected build|path|fetch|target)");
+  bool cargo_keys = s.repo || s.example || s.bin;
+  if (s.mode == "build" && s.build_argv.empty() && !s.build_shell) {
+    if (!cargo_keys)
+      throw ConfigError(ctx, "mode 'build' needs a 'build' command or cargo keys 'example'/'bin'");
+    s.mode = "cargo";
+  }
+  if (s.mode == "path" && !s.path) throw ConfigError(ctx, "mode 'path' needs key 'path'");
+  if (s.mode == "fetch" && (!s.url || !fetchable(*s.url)))
+    throw ConfigError(ctx, "mode 'fetch' needs key 'url' with an http://, https:// or file:// URL");
+  if (s.mode == "build" && !s.path)
+    throw ConfigError(ctx, "mode 'build' needs key 'path' (the artifact the build command produces)");
+  if (s.mode == "target" && !s.example && !s.bin && !(s.path && s.path->starts_with("target:")))
+    throw ConfigError(ctx, "mode 'target' needs key 'example', 'bin' or a 'target:' path");
+}
+
+// ---- hashing ----
+
+std::string to_hex(const unsigned char* p, unsigned n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) (out += kDigits[p[i] >> 4]) += kDigits[p[i] & 15];
+  return out;
+}
+
+std::string sha256_of(std::istream&& in, const std::string& what) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || !in || !EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr))
+    throw Error("sha256 " + what, "cannot read");
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf, in.gcount());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  return to_hex(md, n);
+}
+
+// ---- files ----
+
+fs::path under(const fs::path& root, const fs::path& p) {
+  return (p.is_absolute() ? p : root / p).lexically_normal();
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+[[noreturn]] void sys_fail(const std::string& ctx, const std::string& what, int err) {
+  throw SystemError(ctx, what + ": " + std::strerror(err), err);
+}
+
+void check_ec(const std::error_code& ec, const std::string& ctx, const std::string& what) {
+  if (ec) throw SystemError(ctx, what + ": " + ec.message(), ec.value());
+}
+
+// Temp file + rename, so a marker is either absent or complete.
+void write_text(const fs::path& p, const std::string& text, const std::string& ctx) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  std::ofstream(tmp) << text;
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  check_ec(ec, ctx, "write '" + p.string() + "'");
+}
+
+void make_dirs(const fs::path& dir, const std::string& ctx) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  check_ec(ec, ctx, "create '" + dir.string() + "'");
+}
+
+// Copies (when `from` is given) and marks the result executable.
+void install(const fs::path* from, const fs::path& to, const std::string& ctx) {
+  std::error_code ec;
+  if (from) fs::copy_file(*from, to, fs::copy_options::overwrite_existing, ec);
+  check_ec(ec, ctx, "copy to '" + to.string() + "'");
+  fs::permissions(to, static_cast<fs::perms>(0755), ec);
+  check_ec(ec, ctx, "chmod '" + to.string() + "'");
+}
+
+fs::path check_executable(const fs::path& p, const std::string& ctx, const std::string& what) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) throw ConfigError(ctx, what + " '" + p.string() + "' does not exist");
+  if (!S_ISREG(st.st_mode)) throw ConfigError(ctx, what + " '" + p.string() + "' is not a regular file");
+  if (::access(p.c_str(), X_OK) != 0)
+    throw ConfigError(ctx, what + " '" + p.string() + "' is not executable");
+  return fs::absolute(p).lexically_normal();
+}
+
+// ---- child processes ----
+
+std::string display(const std::vector<std::string>& argv) {
+  if (argv.size() == 3 && argv[0] == "/bin/sh" && argv[1] == "-c") return argv[2];
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += a.find_first_of(" \t'\"") == std::string::npos && !a.empty() ? a : "'" + a + "'";
+  }
+  return out;
+}
+
+// Line splitting for the log: partial lines wait for their newline, the tail is flushed at EOF.
+void forward_lines(int fd, const LogFn& log) {
+  std::string pending;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+      std::string line = pending.substr(0, nl);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (log) log(line);
+    }
+  }
+  if (!pending.empty() && log) log(pending);
+}
+
+// Spawns argv with stdout to `stdout_file` (when given) or, like stderr, into the log.
+// Returns the wait status.
+int spawn_wait(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
+               const fs::path* stdout_file, const std::string& ctx) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) sys_fail(ctx, "pipe", errno);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (stdout_file)
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  else
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  // The runner may block or ignore signals for its own threads; a build must start with defaults.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, cargv[0], &fa, &attr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    sys_fail(ctx, "spawn '" + display(argv) + "' in '" + cwd.string() + "'", rc);
+  }
+  forward_lines(fds[0], log);
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+void check_status(int status, const std::vector<std::string>& argv, const std::string& ctx) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                      : "killed by signal " + std::to_string(WTERMSIG(status));
+  throw Error(ctx, "'" + display(argv) + "' " + how);
+}
+
+// ---- fetch ----
+
+std::string url_basename(const std::string& url) {
+  std::string path = url.substr(0, url.find_first_of("?#"));
+  return path.substr(path.find_last_of('/') + 1);
+}
+
+bool is_tar_gz(const std::string& name) {
+  return name.ends_with(".tar.gz") || name.ends_with(".tgz");
+}
+
+void download(const std::string& url, const fs::path& dest, const std::string& ctx) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(dest.c_str(), "wb"), std::fclose);
+  if (!out) sys_fail(ctx, "create '" + dest.string() + "'", errno);
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw Error(ctx, "fetch '" + url + "': curl_easy_init failed");
+  char err[CURL_ERROR_SIZE] = {};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out.get());  // libcurl's default writer fwrite()s here
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // a server must not redirect to file://
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  // Abort a stalled transfer instead of hanging the whole invocation.
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  CURLcode rc = curl_easy_perform(c);
+  bool flushed = std::fflush(out.get()) == 0;
+  if (rc != CURLE_OK) throw Error(ctx, "fetch '" + url + "': " + (err[0] ? err : curl_easy_strerror(rc)));
+  if (!flushed) sys_fail(ctx, "write '" + dest.string() + "'", errno);
+}
+
+bool wanted_entry(const std::string& entry, const std::optional<std::string>& member) {
+  std::string base = fs::path(entry).filename().string();
+  if (member)
+    return fs::path(entry).lexically_normal() == fs::path(*member).lexically_normal() || base == *member;
+  return !base.empty() && base[0] != '.' && (fs::path(base).extension().empty() || base.ends_with(".bin"));
+}
+
+// Writes the chosen entry as <dest_dir>/<its basename>: the archive's directory layout (and any
+// "../" in it) never reaches the file system.
+fs::path extract(const fs::path& archive_path, const std::optional<std::string>& member,
+                 const fs::path& dest_dir, const std::string& ctx) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw Error(ctx, "open archive '" + archive_path.string() + "': " + archive_error_string(a.get()));
+  archive_entry* entry = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
+    const char* name = archive_entry_pathname(entry);
+    if (archive_entry_filetype(entry) != AE_IFREG || !name || !wanted_entry(name, member)) continue;
+    fs::path dest = dest_dir / fs::path(name).filename();
+    std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(dest.c_str(), "wb"), std::fclose);
+    if (!out) sys_fail(ctx, "create '" + dest.string() + "'", errno);
+    char buf[1 << 16];
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0)
+      if (std::fwrite(buf, 1, static_cast<std::size_t>(n), out.get()) != static_cast<std::size_t>(n))
+        sys_fail(ctx, "write '" + dest.string() + "'", errno);
+    if (n < 0) throw Error(ctx, "extract '" + std::string(name) + "': " + archive_error_string(a.get()));
+    return dest;
+  }
+  if (r != ARCHIVE_EOF)
+    throw Error(ctx, "read archive '" + archive_path.string() + "': " + archive_error_string(a.get()));
+  throw Error(ctx, member ? "archive has no member '" + *member + "'"
+                          : "archive has no regular file without extension or ending in .bin (set 'member')");
+}
+
+// Cache layout: <cache>/download/<url basename> (what was fetched), <cache>/bin/<name> (the
+// executable), download.sha256, and resolved.path written last as the completion marker.
+fs::path fetch(const BinarySpec& s, const std::string& url, const std::optional<std::string>& sha256,
+               const AssembleOpts& opts, const std::string& ctx) {
+  if (!fetchable(url)) throw ConfigError(ctx, "'" + url + "' is not an http://, https:// or file:// URL");
+  fs::path cache =
+      opts.run_root / ".assemble" / ".binary-cache" / sha256_of(std::istringstream(url), "url").substr(0, 16);
+  fs::path marker = cache / "resolved.path";
+  std::error_code ec;
+  if (fs::exists(marker, ec)) {
+    fs::path cached = read_text(marker);
+    std::string actual = read_text(cache / "download.sha256");
+    if (sha256 && actual != *sha256)
+      throw Error(ctx, "sha256 mismatch: expected " + *sha256 + ", got " + actual);
+    if (fs::is_regular_file(cached, ec)) return cached;
+  }
+  std::string file_name = url_basename(url);
+  if (file_name.empty()) file_name = sanitize_name(s.name);
+  for (const char* sub : {"download", "bin"}) make_dirs(cache / sub, ctx);
+  fs::path downloaded = cache / "download" / file_name;
+  if (opts.log) opts.log("binary '" + s.name + "': fetching " + url);
+  download(url, downloaded, ctx);
+  std::string actual =
+      sha256_of(std::ifstream(downloaded, std::ios::binary), "'" + downloaded.string() + "'");
+  if (sha256 && actual != *sha256)
+    throw Error(ctx, "sha256 mismatch: expected " + *sha256 + ", got " + actual);
+  bool archive = is_tar_gz(file_name);
+  fs::path exe = archive ? extract(downloaded, s.member, cache / "bin", ctx) : cache / "bin" / file_name;
+  install(archive ? nullptr : &downloaded, exe, ctx);
+  exe = fs::absolute(exe).lexically_normal();
+  write_text(cache / "download.sha256", actual, ctx);
+  write_text(marker, exe.string(), ctx);
+  return exe;
+}
+
+// ---- builds ----
+
+fs::path generic_build(const BinarySpec& s, const fs::path& root, const AssembleOpts& opts,
+                       const std::string& ctx) {
+  fs::path cwd = s.cwd ? under(root, *s.cwd) : root;
+  std::vector<std::string> argv =
+      s.build_shell ? std::vector<std::string>{"/bin/sh", "-c", *s.build_shell} : s.build_argv;
+  fs::path artifact = under(root, *s.path);
+  if (opts.no_build) return check_executable(artifact, ctx, "artifact (build skipped by --no-build)");
+  if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + cwd.string());
+  run_command(argv, cwd, opts.log, ctx + ": build");
+  return check_executable(artifact, ctx, "build artifact");
+}
+
+fs::path require_cargo(const std::string& name) {
+  auto cargo = find_in_path("cargo");
+  if (!cargo)
+    throw ConfigError(binary_ctx(name) + " uses cargo-specific keys but cargo was not found in PATH");
+  return *cargo;
+}
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+fs::path cargo_metadata_target_dir(const fs::path& cargo, const fs::path& dir, const AssembleOpts& opts,
+                                   const std::string& ctx) {
+  make_dirs(opts.run_root / ".assemble", ctx);
+  fs::path out = opts.run_root / ".assemble" / ("cargo-metadata-" + std::to_string(::getpid()) + ".json");
+  std::vector<std::string> argv{cargo.string(), "metadata", "--format-version", "1", "--no-deps"};
+  check_status(spawn_wait(argv, dir, opts.log, &out, ctx), argv, ctx);
+  json meta = json::parse(read_text(out), nullptr, false);
+  std::error_code ec;
+  fs::remove(out, ec);
+  if (!meta.is_object() || !meta.contains("target_directory") || !meta["target_directory"].is_string())
+    throw Error(ctx, "cargo metadata in '" + dir.string() + "' returned no target_directory");
+  return meta["target_directory"].get<std::string>();
+}
+
+// kind is "examples" or "bin"; RUST_TARGET's directory is preferred over the host one.
+fs::path target_artifact(const fs::path& target_dir, const std::string& kind, const std::string& name,
+                         const std::string& ctx) {
+  if (kind != "examples" && kind != "bin")
+    throw ConfigError(ctx, "target kind '" + kind + "' must be 'examples' or 'bin'");
+  std::string tried;
+  for (const fs::path& base : {target_dir / env_or_empty("RUST_TARGET"), target_dir}) {
+    fs::path c = (base / "release" / (kind == "examples" ? "examples" : "") / name).lexically_normal();
+    if (::access(c.c_str(), X_OK) == 0) return check_executable(c, ctx, "target artifact");
+    if (tried.find(c.string()) == std::string::npos) tried += (tried.empty() ? "" : ", ") + c.string();
+  }
+  throw ConfigError(ctx, "cargo artifact " + kind + "/" + name + " not found; checked: " + tried);
+}
+
+std::pair<std::string, std::string> cargo_artifact(const BinarySpec& s) {
+  if (s.path && s.path->starts_with("target:")) {
+    std::string spec = s.path->substr(7);
+    auto slash = spec.find('/');
+    return {spec.substr(0, slash), slash == std::string::npos ? "" : spec.substr(slash + 1)};
+  }
+  if (s.example) return {"examples", *s.example};
+  return {"bin", s.bin.value_or(s.name)};
+}
+
+// `path = "target:..."` and mode target: a prebuilt artifact, so cargo is needed only when
+// NETSIM_TARGET_DIR does not say where the target dir is.
+fs::path resolve_target(const BinarySpec& s, const AssembleOpts& opts, const std::string& ctx) {
+  auto [kind, name] = cargo_artifact(s);
+  if (name.empty())
+    throw ConfigError(ctx, "'" + s.path.value_or("") + "' must be target:<examples|bin>/<name>");
+  std::string env = env_or_empty("NETSIM_TARGET_DIR");
+  fs::path target_dir = !env.empty()
+                            ? under(opts.project_root, env)
+                            : cargo_metadata_target_dir(require_cargo(s.name), opts.project_root, opts, ctx);
+  return target_artifact(target_dir, kind, name, ctx);
+}
+
+fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_dir, const AssembleOpts& opts,
+                     const std::string& ctx) {
+  fs::path cargo = require_cargo(s.name);
+  fs::path dir = source_dir.value_or(opts.project_root);
+  if (!source_dir && s.repo) {
+    dir = opts.run_root / ".assemble" / "src" / sanitize_name(*s.repo);
+    if (!opts.no_build && !fs::exists(dir)) {
+      make_dirs(dir.parent_path(), ctx);
+      run_command({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, opts.log,
+                  ctx + ": clone");
+      run_command({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, opts.log,
+                  ctx + ": checkout");
+    }
+  }
+  auto [kind, name] = cargo_artifact(s);
+  if (!opts.no_build) {
+    std::vector<std::string> argv{cargo.string(), "build", "--release"};
+    if (std::string triple = env_or_empty("RUST_TARGET"); !triple.empty())
+      argv.insert(argv.end(), {"--target", triple});
+    if (s.all_features) {
+      argv.push_back("--all-features");
+    } else if (!s.features.empty()) {
+      std::string joined;
+      for (const auto& f : s.features) joined += (joined.empty() ? "" : ",") + f;
+      argv.insert(argv.end(), {"--features", joined});
+    }
+    argv.insert(argv.end(), {kind == "examples" ? "--example" : "--bin", name});
+    if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + dir.string());
+    run_command(argv, dir, opts.log, ctx + ": build");
+  }
+  return target_artifact(cargo_metadata_target_dir(cargo, dir, opts, ctx), kind, name, ctx);
+}
+
+fs::path stage_override_path(const BinarySpec& s, const std::string& value, const AssembleOpts& opts,
+                             const std::string& ctx) {
+  fs::path src = under(opts.project_root, value);
+  std::error_code ec;
+  if (!fs::is_regular_file(src, ec))
+    throw ConfigError(ctx, "--binary path '" + src.string() + "' is not a file");
+  fs::path dest = opts.run_root / ".assemble" / "bins" / (sanitize_name(s.name) + "-override");
+  make_dirs(dest.parent_path(), ctx);
+  install(&src, dest, ctx);
+  return fs::absolute(dest).lexically_normal();
+}
+
+fs::path resolve(const BinarySpec& s, const BinaryOverride* ov, const AssembleOpts& opts) {
+  std::string ctx = binary_ctx(s.name);
+  if (ov && ov->mode == "path") return stage_override_path(s, ov->value, opts, ctx);
+  if (ov && ov->mode == "fetch") return fetch(s, ov->value, std::nullopt, opts, ctx);
+  if (ov && ov->mode == "build") {
+    fs::path dir = under(opts.project_root, ov->value);
+    if (!fs::is_directory(dir))
+      throw ConfigError(ctx, "--binary build dir '" + dir.string() + "' is not a directory");
+    if (s.mode == "build") return generic_build(s, dir, opts, ctx);
+    if (s.mode == "cargo" || s.mode == "target") return cargo_build(s, dir, opts, ctx);
+    throw ConfigError(ctx, "--binary " + s.name + ":build:" + ov->value +
+                               " needs a spec with a 'build' command or cargo keys");
+  }
+  if (s.mode == "path" && s.path->starts_with("target:")) return resolve_target(s, opts, ctx);
+  if (s.mode == "path") return check_executable(under(opts.project_root, *s.path), ctx, "path");
+  if (s.mode == "fetch") return fetch(s, *s.url, s.sha256, opts, ctx);
+  if (s.mode == "build") return generic_build(s, opts.project_root, opts, ctx);
+  if (s.mode == "target") return resolve_target(s, opts, ctx);
+  return cargo_build(s, std::nullopt, opts, ctx);
+}
+
+}  // namespace
+
+BinarySpec parse_binary(const json& t, std::string_view where) {
+  std::string w(where);
+  if (!t.is_object()) throw ConfigError(w + ": [[binary]]", "expected a table");
+  auto name = t.find("name");
+  if (name == t.end() || !name->is_string() || name->get<std::string>().empty())
+    throw ConfigError(w + ": [[binary]]", "missing string key 'name'");
+  BinarySpec s;
+  s.name = name->get<std::string>();
+  s.raw = t;
+  std::string ctx = w + ": " + binary_ctx(s.name);
+  for (auto [key, field] : kStringKeys) s.*field = opt_string(t, key, ctx);
+  if (auto b = t.find("build"); b != t.end()) {
+    if (b->is_string())
+      s.build_shell = b->get<std::string>();
+    else if (b->is_array() && !b->empty())
+      s.build_argv = string_list(*b, "build", ctx);
+    else
+      throw ConfigError(ctx, "key 'build' must be a string or a non-empty array of strings");
+  }
+  if (auto f = t.find("features"); f != t.end()) s.features = string_list(*f, "features", ctx);
+  for (const char* key : {"all-features", "all_features"})
+    if (auto f = t.find(key); f != t.end()) {
+      if (!f->is_boolean()) throw ConfigError(ctx, std::string("key '") + key + "' must be a boolean");
+      s.all_features = f->get<bool>();
+    }
+  if (s.sha256) {
+    if (s.sha256->size() != 64 || s.sha256->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+      throw ConfigError(ctx, "key 'sha256' must be 64 hex digits");
+    for (char& c : *s.sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  auto mode = opt_string(t, "mode", ctx);
+  s.mode = mode ? *mode : infer_mode(s, t, where);
+  check_mode_keys(s, ctx);
+  return s;
+}
+
+BinaryOverride parse_binary_override(std::string_view arg) {
+  std::string ctx = "--binary '" + std::string(arg) + "'";
+  auto c1 = arg.find(':');
+  auto c2 = c1 == std::string_view::npos ? c1 : arg.find(':', c1 + 1);
+  if (c2 == std::string_view::npos || c1 == 0 || c2 == c1 + 1 || c2 + 1 == arg.size())
+    throw ConfigError(ctx, "expected <name>:<mode>:<value> with mode path|fetch|build");
+  BinaryOverride o{std::string(arg.substr(0, c1)), std::string(arg.substr(c1 + 1, c2 - c1 - 1)),
+                   std::string(arg.substr(c2 + 1))};
+  if (o.mode != "path" && o.mode != "fetch" && o.mode != "build")
+    throw ConfigError(ctx, "unknown mode '" + o.mode + "' (expected path|fetch|build)");
+  return o;
+}
+
+std::map<std::string, BinaryOverride> parse_binary_overrides(const std::vector<std::string>& args) {
+  std::map<std::string, BinaryOverride> out;
+  for (const auto& arg : args) {
+    auto o = parse_binary_override(arg);
+    if (out.contains(o.name)) throw ConfigError("duplicate --binary override: '" + o.name + "'");
+    out.emplace(o.name, std::move(o));
+  }
+  return out;
+}
+
+std::vector<BinarySpec> merge_binary_specs(const std::vector<std::pair<std::string, BinarySpec>>& specs) {
+  std::vector<BinarySpec> out;
+  std::map<std::string, std::pair<std::size_t, std::string>> seen;  // name -> (index in out, sim path)
+  for (const auto& [sim, spec] : specs) {
+    auto it = seen.find(spec.name);
+    if (it == seen.end()) {
+      seen.emplace(spec.name, std::make_pair(out.size(), sim));
+      out.push_back(spec);
+    } else if (out[it->second.first].raw != spec.raw) {
+      throw ConfigError(binary_ctx(spec.name), "defined differently in " + it->second.second + " and " + sim);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> assemble_binaries(const std::vector<BinarySpec>& specs,
+                                                     const std::map<std::string, BinaryOverride>& overrides,
+                                                     const AssembleOpts& opts) {
+  AssembleOpts abs = opts;
+  abs.project_root = fs::absolute(opts.project_root).lexically_normal();
+  abs.run_root = fs::absolute(opts.run_root).lexically_normal();
+  std::map<std::string, std::string> out;
+  for (const auto& [name, ov] : overrides) {
+    bool known = false;
+    for (const auto& s : specs) known = known || s.name == name;
+    if (!known && abs.log)
+      abs.log("patchbay: warning: --binary override for unknown binary '" + name + "' ignored");
+  }
+  for (const auto& s : specs) {
+    if (out.contains(s.name)) continue;
+    auto ov = overrides.find(s.name);
+    fs::path p = resolve(s, ov == overrides.end() ? nullptr : &ov->second, abs);
+    out[s.name] = p.string();
+    if (abs.log) abs.log("binary assembled: " + s.name + " -> " + p.string());
+  }
+  return out;
+}
+
+void run_command(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
+                 const std::string& context) {
+  if (argv.empty()) throw Error(context, "empty command");
+  check_status(spawn_wait(argv, cwd, log, nullptr, context), argv, context);
+}
+
+std::optional<fs::path> find_in_path(std::string_view exe) {
+  std::istringstream dirs(env_or_empty("PATH"));
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    fs::path candidate = (dir.empty() ? fs::path(".") : fs::path(dir)) / exe;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+  }
+  return std::nullopt;
+}
+
+}  // namespace patchbay::runner

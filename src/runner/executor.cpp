@@ -1,0 +1,525 @@
+#include "runner/executor.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "config/lab_toml.hpp"
+#include "patchbay/lab.hpp"
+#include "runner/asserts.hpp"
+#include "runner/certs.hpp"
+#include "runner/duration.hpp"
+#include "runner/expand.hpp"
+#include "runner/interpolate.hpp"
+#include "runner/phase.hpp"
+#include "runner/process.hpp"
+#include "runner/reports.hpp"
+#include "runner/rundir.hpp"
+#include "runner/sim_file.hpp"
+
+namespace patchbay::runner {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string SimOutcome::error_summary() const {
+  if (error_line) return *error_line;
+  return message.value_or("");
+}
+
+namespace {
+
+// A failing step: the message is what sim.json and the terminal show.
+struct StepFailed : Error {
+  using Error::Error;
+};
+
+Clock::time_point earlier(Clock::time_point a, Clock::time_point b) {
+  return a < b ? a : b;
+}
+Clock::time_point after(milliseconds d) {
+  return Clock::now() + d;
+}
+
+std::string describe(milliseconds d) {
+  if (d.count() % 60000 == 0) return std::to_string(d.count() / 60000) + "m";
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+// Typed access to one expanded step's keys; errors name the step and the key.
+struct StepView {
+  const json& j;
+  std::size_t index;
+  std::string action;
+
+  std::string where(const std::string& key) const {
+    return "step " + std::to_string(index + 1) + " (" + action + ")" +
+           (key.empty() ? "" : " key '" + key + "'");
+  }
+  bool has(const char* key) const { return j.contains(key) && !j.at(key).is_null(); }
+  std::string str(const char* key) const {
+    if (!has(key)) throw ConfigError(where(key), "missing");
+    if (!j.at(key).is_string()) throw ConfigError(where(key), "expected a string, got " + j.at(key).dump());
+    return j.at(key).get<std::string>();
+  }
+  std::optional<std::string> opt_str(const char* key) const {
+    if (!has(key)) return std::nullopt;
+    return str(key);
+  }
+  std::vector<std::string> strings(const char* key) const {
+    std::vector<std::string> out;
+    if (!has(key)) return out;
+    const json& v = j.at(key);
+    if (v.is_string()) return {v.get<std::string>()};
+    if (!v.is_array()) throw ConfigError(where(key), "expected an array of strings");
+    for (auto& e : v) {
+      if (!e.is_string()) throw ConfigError(where(key), "expected an array of strings, found " + e.dump());
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+  std::map<std::string, std::string> table(const char* key) const {
+    std::map<std::string, std::string> out;
+    if (!has(key)) return out;
+    if (!j.at(key).is_object()) throw ConfigError(where(key), "expected a table");
+    for (auto& [k, v] : j.at(key).items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    return out;
+  }
+  std::optional<milliseconds> duration(const char* key) const {
+    if (!has(key)) return std::nullopt;
+    return parse_duration(str(key), where(key));
+  }
+  bool boolean(const char* key, bool dflt) const {
+    if (!has(key)) return dflt;
+    if (!j.at(key).is_boolean()) throw ConfigError(where(key), "expected true or false");
+    return j.at(key).get<bool>();
+  }
+};
+
+struct Spawned {
+  std::unique_ptr<StepProcess> proc;
+  std::map<std::string, std::string> results;
+  std::string device;
+};
+
+class SimRun {
+ public:
+  SimRun(const Invocation& inv, SimOutcome& out) : inv_(inv), out_(out), con_(*inv.console) {}
+
+  void run() {
+    started_ = Clock::now();
+    deadline_ = inv_.timeout ? started_ + *inv_.timeout : Clock::time_point::max();
+    SimFile sim = load();
+    out_.sim = sim.name;
+    out_.sim_dir = make_sim_dir(inv_.run_root, sim.name);
+    setup_["sim_path"] = fs::absolute(out_.sim_path).lexically_normal().string();
+    setup_["topology_ref"] = sim.topology_ref ? json(*sim.topology_ref) : json(nullptr);
+    setup_["topology_mode"] = sim.inline_topology || !sim.topology_ref ? "inline" : "external";
+    for (auto& w : sim.warnings) con_.warn(w);
+    try {
+      configure_lab(sim);
+      std::vector<json> steps;
+      try {
+        std::vector<std::string> warnings;
+        steps = expand_steps(sim, counted_devices(*sim.topology), &warnings);
+        for (auto& w : warnings) con_.warn(w);
+      } catch (const PhaseError&) {
+        throw;
+      } catch (const Error& e) {
+        throw PhaseError("expand-steps", e.what());
+      }
+      setup_["steps"] = steps.size();
+      execute(steps);
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+  }
+
+  json setup() const { return setup_; }
+  const std::optional<StepRef>& failed_step() const { return failed_; }
+  fs::path failed_stdout, failed_stderr;
+
+ private:
+  SimFile load() {
+    try {
+      return load_sim(out_.sim_path, inv_.cwd);
+    } catch (const PhaseError& e) {
+      // The sim directory is named after the file when the file cannot name it.
+      out_.sim = out_.sim_path.stem().string();
+      out_.sim_dir = make_sim_dir(inv_.run_root, out_.sim);
+      setup_["sim_path"] = fs::absolute(out_.sim_path).lexically_normal().string();
+      throw;
+    }
+  }
+
+  void configure_lab(const SimFile& sim) {
+    try {
+      LabOpts opts;
+      opts.label(sim.name).outdir(OutDir::exact(out_.sim_dir));
+      if (inv_.seed) opts.seed(*inv_.seed);
+      if (inv_.link_engine) opts.link_engine(*inv_.link_engine);
+      lab_.emplace(std::move(opts));
+      std::string source = sim.topology_path ? sim.topology_path->string() : sim.path.string();
+      config::build_lab(*lab_, *sim.topology, source);
+    } catch (const Error& e) {
+      throw PhaseError("configure-lab", e.what());
+    }
+    setup_["routers"] = lab_->routers().size();
+    setup_["devices"] = lab_->devices().size();
+    setup_["regions"] = lab_->regions().size();
+    lab_vars_ = lab_->env_vars();
+    con_.info("sim: lab ready: " + std::to_string(lab_->routers().size()) + " routers, " +
+              std::to_string(lab_->devices().size()) + " devices (seed " + std::to_string(lab_->seed()) +
+              ")");
+  }
+
+  void execute(const std::vector<json>& steps) {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const json& s = steps[i];
+      StepRef ref;
+      ref.index = i;
+      ref.action = s.value("action", "");
+      ref.id = s.contains("id") && s["id"].is_string() ? s["id"].get<std::string>() : "";
+      ref.device = s.contains("device") && s["device"].is_string() ? s["device"].get<std::string>() : "";
+      if (!ref.id.empty()) kinds_[ref.id] = ref.action;
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const json& s = steps[i];
+      StepView v{s, i, s.value("action", "")};
+      StepRef ref{i, v.action, s.value("id", ""), s.value("device", "")};
+      try {
+        if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
+        std::string label = v.action + (ref.id.empty() ? "" : " id=" + ref.id) +
+                            (ref.device.empty() ? "" : " device=" + ref.device);
+        con_.set_step("step " + std::to_string(i + 1) + "/" + std::to_string(steps.size()) + " " + label);
+        con_.info("sim: step action=" + v.action + " id=" + ref.id + " device=" + ref.device);
+        wait_requires(v);
+        step(v);
+      } catch (const std::exception& e) {
+        failed_ = ref;
+        throw PhaseError("step", e.what());
+      }
+    }
+  }
+
+  InterpContext ctx(Clock::time_point deadline) const {
+    InterpContext c;
+    c.binaries = &inv_.binaries;
+    c.lab_vars = &lab_vars_;
+    c.captures = &store_;
+    c.deadline = earlier(deadline, deadline_);
+    return c;
+  }
+  InterpContext ctx() const { return ctx(after(std::chrono::seconds(300))); }
+
+  void wait_requires(const StepView& v) {
+    for (auto& key : v.strings("requires")) {
+      auto dl = earlier(after(std::chrono::seconds(300)), deadline_);
+      if (!store_.wait_for(key, dl)) {
+        if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
+        throw StepFailed("requirement '" + key + "' was not met within 300s");
+      }
+    }
+  }
+
+  Device device(const StepView& v, const char* key = "device") {
+    auto name = v.str(key);
+    if (auto d = lab_->device_by_name(name)) return *d;
+    std::string known;
+    for (auto& d : lab_->devices()) known += (known.empty() ? "" : ", ") + d.name();
+    throw ConfigError(v.where(key), "unknown device '" + name + "' (devices: " + known + ")");
+  }
+  Router router(const StepView& v, const char* key = "router") {
+    auto name = v.str(key);
+    if (auto r = lab_->router_by_name(name)) return *r;
+    std::string known;
+    for (auto& r : lab_->routers()) known += (known.empty() ? "" : ", ") + r.name();
+    throw ConfigError(v.where(key), "unknown router '" + name + "' (routers: " + known + ")");
+  }
+  std::optional<LinkCondition> condition(const StepView& v) {
+    const char* key = v.has("condition") ? "condition" : v.has("impair") ? "impair" : nullptr;
+    if (!key) return std::nullopt;
+    try {
+      return LinkCondition::from_json(v.j.at(key));
+    } catch (const Error& e) {
+      throw ConfigError(v.where(key), std::string("invalid condition: ") + e.what());
+    }
+  }
+
+  void step(const StepView& v) {
+    const std::string& a = v.action;
+    if (a == "run" || a == "spawn") return start_process(v, a == "run");
+    if (a == "wait") return sleep_until(after(*v.duration("duration")));
+    if (a == "wait-for") return wait_for(v);
+    if (a == "assert") return check(v);
+    if (a == "set-link-condition" || a == "set-impair") {
+      auto dev = device(v);
+      auto ifname = v.opt_str("interface").value_or(dev.default_iface().name());
+      auto dir = parse_link_direction(v.opt_str("direction").value_or("up"));
+      dev.set_link_condition(ifname, condition(v), dir);
+      return;
+    }
+    if (a == "set-default-route") return device(v).set_default_route(v.str("to"));
+    if (a == "link-down") return device(v).link_down(v.str("interface"));
+    if (a == "link-up") return device(v).link_up(v.str("interface"));
+    if (a == "replug-iface") {
+      auto dev = device(v);
+      return dev.replug_iface(v.str("interface"), router(v, "to").id());
+    }
+    if (a == "set-nat") return router(v).set_nat_mode(Nat::from_json(v.j.at("nat")));
+    if (a == "flush-nat-state") return router(v).flush_nat_state();
+    if (a == "set-firewall") return router(v).set_firewall(Firewall::from_json(v.j.at("firewall")));
+    if (a == "set-downlink-condition") return router(v).set_downlink_condition(condition(v));
+    if (a == "break-region-link" || a == "restore-region-link") {
+      auto ra = lab_->region(v.str("a")), rb = lab_->region(v.str("b"));
+      if (!ra) throw ConfigError(v.where("a"), "unknown region '" + v.str("a") + "'");
+      if (!rb) throw ConfigError(v.where("b"), "unknown region '" + v.str("b") + "'");
+      if (a == "break-region-link")
+        lab_->break_region_link(*ra, *rb);
+      else
+        lab_->restore_region_link(*ra, *rb);
+      return;
+    }
+    if (a == "gen-certs") return gen_certs(v);
+    if (a == "gen-file") return gen_file(v);
+    throw ConfigError(v.where("action"), "unknown action '" + a + "'");
+  }
+
+  void sleep_until(Clock::time_point t) {
+    if (t > deadline_) {
+      std::this_thread::sleep_until(deadline_);
+      throw StepFailed("sim timed out");
+    }
+    std::this_thread::sleep_until(t);
+  }
+
+  Command command(const StepView& v) {
+    auto c = ctx();
+    std::vector<std::string> argv;
+    if (v.has("cmd") && v.j.at("cmd").is_string())
+      argv = {"/bin/sh", "-c", interpolate(v.str("cmd"), c)};
+    else
+      argv = interpolate_args(v.strings("cmd"), c);
+    if (argv.empty()) throw ConfigError(v.where("cmd"), "missing or empty");
+    Command cmd(argv[0]);
+    cmd.args(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    for (auto& [k, val] : lab_vars_) cmd.env(k, val);
+    if (const char* rl = std::getenv("NETSIM_RUST_LOG")) cmd.env("RUST_LOG", rl);
+    for (auto& [k, val] : v.table("env")) cmd.env(k, interpolate(val, c));
+    return cmd;
+  }
+
+  std::unique_ptr<StreamCapturer> capturer(const StepView& v, const std::string& id) {
+    Parser p = v.has("parser") ? parse_parser(v.str("parser"), v.where("parser")) : Parser::Text;
+    std::vector<CaptureSpec> specs;
+    if (v.has("captures")) specs = parse_captures(v.j.at("captures"), v.where("captures"));
+    return std::make_unique<StreamCapturer>(id, p, std::move(specs), store_);
+  }
+
+  void start_process(const StepView& v, bool wait) {
+    auto dev = device(v);
+    std::string id = v.opt_str("id").value_or(dev.name());
+    auto cmd = command(v);
+    auto proc = std::make_unique<StepProcess>(dev, std::move(cmd), out_.sim_dir, id, capturer(v, id), con_);
+    if (!wait) {
+      Spawned sp{std::move(proc), v.table("results"), dev.name()};
+      spawned_[id] = std::move(sp);
+      if (auto ready = v.duration("ready_after")) sleep_until(after(*ready));
+      return;
+    }
+    auto limit = v.duration("timeout");
+    auto dl = limit ? earlier(after(*limit), deadline_) : deadline_;
+    auto st = proc->wait_until(dl);
+    if (!st) {
+      proc->terminate();
+      note_logs(*proc);
+      if (limit && (deadline_ == Clock::time_point::max() || after(milliseconds(0)) < deadline_))
+        throw StepFailed("'run' on '" + dev.name() + "' timed out after " + describe(*limit));
+      throw StepFailed("sim timed out");
+    }
+    collect(id, v.table("results"));
+    if (!st->success()) {
+      note_logs(*proc);
+      throw StepFailed("'run' on '" + dev.name() + "' (id " + id + ") " + exit_text(*st));
+    }
+  }
+
+  static std::string exit_text(const ExitStatus& st) {
+    if (st.code) return "exited with status " + std::to_string(*st.code);
+    if (st.signal) return "was killed by signal " + std::to_string(*st.signal);
+    return "ended";
+  }
+
+  void note_logs(const StepProcess& p) {
+    failed_stdout = p.stdout_log();
+    failed_stderr = p.stderr_log();
+  }
+
+  void collect(const std::string& id, const std::map<std::string, std::string>& results) {
+    if (results.empty()) return;
+    if (auto rec = collect_results(id, results, store_)) out_.results.push_back(*rec);
+  }
+
+  void wait_for(const StepView& v) {
+    auto id = v.str("id");
+    auto it = spawned_.find(id);
+    if (it == spawned_.end()) {
+      auto k = kinds_.find(id);
+      if (k != kinds_.end() && k->second != "spawn") return;  // run / gen-certs / gen-file: already done
+      throw ConfigError(v.where("id"), "no spawned step has id '" + id + "'");
+    }
+    auto limit = v.duration("timeout").value_or(std::chrono::seconds(300));
+    auto dl = earlier(after(limit), deadline_);
+    auto& sp = it->second;
+    auto st = sp.proc->wait_until(dl);
+    if (!st) {
+      note_logs(*sp.proc);
+      if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
+      throw StepFailed("wait-for '" + id + "' timed out after " + describe(limit));
+    }
+    collect(id, sp.results);
+    if (!st->success()) {
+      if (v.boolean("require_success", false)) {
+        note_logs(*sp.proc);
+        throw StepFailed("spawned '" + id + "' on '" + sp.device + "' " + exit_text(*st));
+      }
+      con_.warn("wait-for: '" + id + "' " + exit_text(*st));
+    }
+  }
+
+  void check(const StepView& v) {
+    auto checks = v.strings("checks");
+    if (auto c = v.opt_str("check")) checks.insert(checks.begin(), *c);
+    if (checks.empty()) throw ConfigError(v.where("check"), "an assert needs `check` or `checks`");
+    for (auto& c : checks) {
+      auto r = evaluate(parse_check(c), store_);
+      if (!r.pass) throw StepFailed(r.message);
+      con_.info(r.message);
+    }
+  }
+
+  void gen_certs(const StepView& v) {
+    auto id = v.str("id");
+    std::string dev_name = v.opt_str("device").value_or(id);
+    std::vector<std::string> sans;
+    if (auto d = lab_->device_by_name(dev_name)) {
+      if (auto ip = d->ip()) sans.push_back(ip->to_string());
+    } else {
+      throw ConfigError(v.where("device"), "unknown device '" + dev_name + "'");
+    }
+    auto c = ctx();
+    for (auto& s : v.strings("san")) sans.push_back(interpolate(s, c));
+    auto paths = gen_self_signed(out_.sim_dir / "certs" / id, v.opt_str("cn").value_or("patchbay"), sans);
+    store_.record(id + ".cert_pem_path", fs::absolute(paths.cert).string());
+    store_.record(id + ".key_pem_path", fs::absolute(paths.key).string());
+    con_.info("gen-certs: done");
+  }
+
+  void gen_file(const StepView& v) {
+    auto id = v.str("id");
+    auto content = interpolate(v.str("content"), ctx());
+    auto dir = out_.sim_dir / "files" / id;
+    fs::create_directories(dir);
+    auto path = dir / "content";
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << content;
+    if (!f.flush()) throw StepFailed("gen-file '" + id + "': cannot write " + path.string());
+    store_.record(id + ".path", fs::absolute(path).string());
+  }
+
+  // After the last step or a failure: stop what still runs, write results, destroy the lab.
+  void finish() {
+    store_.cancel();
+    for (auto& [id, sp] : spawned_) {
+      if (!sp.proc->finished()) {
+        con_.info("sim: stopping spawned '" + id + "' on " + sp.device);
+        sp.proc->terminate();
+      }
+    }
+    spawned_.clear();
+    try {
+      if (!out_.sim_dir.empty() && !out_.results.empty())
+        write_sim_results(out_.sim_dir, out_.sim, out_.results);
+    } catch (const std::exception& e) {
+      lab_.reset();
+      throw PhaseError("write-results", e.what());
+    }
+    lab_.reset();
+  }
+
+  const Invocation& inv_;
+  SimOutcome& out_;
+  Console& con_;
+  std::optional<Lab> lab_;
+  std::map<std::string, std::string> lab_vars_;
+  CaptureStore store_;
+  std::map<std::string, Spawned> spawned_;
+  std::map<std::string, std::string> kinds_;  // step id -> action
+  Clock::time_point started_, deadline_;
+  json setup_ = json::object();
+  std::optional<StepRef> failed_;
+};
+
+// Last line containing "error" (any case) of the failing step's stderr, then stdout.
+std::optional<std::string> find_error_line(const fs::path& err, const fs::path& out) {
+  for (auto& p : {err, out}) {
+    if (p.empty()) continue;
+    std::ifstream f(p);
+    std::string line, last;
+    while (std::getline(f, line)) {
+      std::string lower = line;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      if (lower.find("error") != std::string::npos) last = line;
+    }
+    if (!last.empty()) return last;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+SimOutcome run_sim(const fs::path& sim_path, const Invocation& inv) {
+  SimOutcome out;
+  out.sim_path = sim_path;
+  out.sim = sim_path.stem().string();
+  out.started_at = std::chrono::system_clock::now();
+  auto t0 = Clock::now();
+  SimRun run(inv, out);
+  try {
+    run.run();
+    out.ok = true;
+  } catch (const PhaseError& e) {
+    out.phase = e.phase();
+    out.message = e.what();
+  } catch (const std::exception& e) {
+    out.phase = "step";
+    out.message = e.what();
+  }
+  out.step = run.failed_step();
+  if (!out.ok) out.error_line = find_error_line(run.failed_stderr, run.failed_stdout);
+  out.ended_at = std::chrono::system_clock::now();
+  out.runtime_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
+  if (!out.sim_dir.empty()) {
+    try {
+      write_sim_json(out, run.setup());
+    } catch (const std::exception& e) {
+      if (out.ok) {
+        out.ok = false;
+        out.phase = "write-results";
+        out.message = e.what();
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace patchbay::runner
