@@ -374,7 +374,7 @@ fs::path generic_build(const BinarySpec& s, const fs::path& root, const Assemble
   fs::path artifact = under(root, *s.path);
   if (opts.no_build) return check_executable(artifact, ctx, "artifact (build skipped by --no-build)");
   if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + cwd.string());
-  run_command(argv, cwd, opts.log, ctx + ": build");
+  run_program(argv, cwd, opts.log, ctx + ": build");
   return check_executable(artifact, ctx, "build artifact");
 }
 
@@ -449,9 +449,9 @@ fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_
     dir = opts.run_root / ".assemble" / "src" / sanitize_name(*s.repo);
     if (!opts.no_build && !fs::exists(dir)) {
       make_dirs(dir.parent_path(), ctx);
-      run_command({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, opts.log,
+      run_program({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, opts.log,
                   ctx + ": clone");
-      run_command({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, opts.log,
+      run_program({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, opts.log,
                   ctx + ": checkout");
     }
   }
@@ -469,7 +469,7 @@ fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_
     }
     argv.insert(argv.end(), {kind == "examples" ? "--example" : "--bin", name});
     if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + dir.string());
-    run_command(argv, dir, opts.log, ctx + ": build");
+    run_program(argv, dir, opts.log, ctx + ": build");
   }
   return target_artifact(cargo_metadata_target_dir(cargo, dir, opts, ctx), kind, name, ctx);
 }
@@ -606,7 +606,7 @@ std::map<std::string, std::string> assemble_binaries(const std::vector<BinarySpe
   return out;
 }
 
-void run_command(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
+void run_program(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
                  const std::string& context) {
   if (argv.empty()) throw Error(context, "empty command");
   check_status(spawn_wait(argv, cwd, log, nullptr, context), argv, context);

@@ -87,7 +87,7 @@ std::map<std::string, std::string> assemble_binaries(const std::vector<BinarySpe
 // stdout and stderr to `log` (when set). A spawn failure or non-zero exit throws patchbay::Error
 // "<context>: '<command>' exited with status N" (or "killed by signal N").
 // A `build`/`cmd` given as a string is passed here as {"/bin/sh", "-c", string}.
-void run_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const LogFn& log,
+void run_program(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const LogFn& log,
                  const std::string& context);
 
 // The first executable `exe` in $PATH, if any.

@@ -1,9 +1,6 @@
 // `patchbay run` and `patchbay prepare`.
 #include "runner/commands.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -17,13 +14,12 @@
 #include "runner/console.hpp"
 #include "runner/discovery.hpp"
 #include "runner/executor.hpp"
+#include "runner/interrupt.hpp"
 #include "runner/phase.hpp"
 #include "runner/reports.hpp"
 #include "runner/results.hpp"
 #include "runner/rundir.hpp"
 #include "runner/sim_file.hpp"
-
-extern char** environ;
 
 namespace patchbay::runner {
 
@@ -133,7 +129,8 @@ int run_command(const RunOptions& o) {
 
   RunReport report(inv.run_root, sims);
   std::vector<SimResults> combined;
-  for (std::size_t i = 0; i < sims.size(); ++i) {
+  install_interrupt_handler();
+  for (std::size_t i = 0; i < sims.size() && !interrupted(); ++i) {
     con.set_sim(i + 1, sims.size(), sims[i].stem().string());
     con.info("sim: start " + rel(sims[i]));
     report.sim_started(i);
@@ -155,6 +152,10 @@ int run_command(const RunOptions& o) {
   con.clear_status();
   report.finish();
 
+  if (interrupted()) {
+    con.error("interrupted; sims not started are left pending in " + rel(inv.run_root / "progress.json"));
+    return 130;
+  }
   std::vector<const SimOutcome*> failed;
   for (auto& oc : report.outcomes())
     if (!oc.ok) failed.push_back(&oc);
@@ -178,28 +179,13 @@ int run_command(const RunOptions& o) {
 
 namespace {
 
-// Runs one [[prepare]] command with its output in <run root>/.prepare/<n>.log.
+// Runs one [[prepare]] command; its output goes to <run root>/.prepare/<n>.log.
 void run_prepare_cmd(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
                      Console& con) {
   con.info("prepare: " + argv.front() + (argv.size() > 1 ? " ..." : "") + " (log " + rel(log) + ")");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw SystemError("prepare", "cannot start '" + argv.front() + "'", rc);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    throw Error("prepare", "'" + argv.front() + "' failed (status " + std::to_string(WEXITSTATUS(st)) +
-                               "); see " + log.string());
+  std::ofstream f(log, std::ios::app);
+  run_program(
+      argv, cwd, [&](const std::string& line) { f << line << "\n"; }, "prepare");
 }
 
 }  // namespace
@@ -227,7 +213,7 @@ int prepare_command(const RunOptions& o) {
           if (argv.empty()) throw ConfigError(sim.path.string() + ": [[prepare]] cmd", "is empty");
           if (!o.no_build) run_prepare_cmd(argv, root_of(o), dir / (std::to_string(++n) + ".log"), con);
         } else if (mode == "build") {
-          if (::system("command -v cargo >/dev/null 2>&1") != 0)
+          if (!find_in_path("cargo"))
             throw ConfigError(sim.path.string() + ": [[prepare]]",
                               "uses cargo-specific keys but cargo was not found in PATH");
           std::vector<std::string> argv = {"cargo", "build", "--release"};

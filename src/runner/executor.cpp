@@ -13,6 +13,7 @@
 #include "runner/duration.hpp"
 #include "runner/expand.hpp"
 #include "runner/interpolate.hpp"
+#include "runner/interrupt.hpp"
 #include "runner/phase.hpp"
 #include "runner/process.hpp"
 #include "runner/reports.hpp"
@@ -112,6 +113,16 @@ class SimRun {
   SimRun(const Invocation& inv, SimOutcome& out) : inv_(inv), out_(out), con_(*inv.console) {}
 
   void run() {
+    // Capture waits block on a condition variable; a signal reaches them through cancel().
+    std::jthread watcher([this](std::stop_token st) {
+      while (!st.stop_requested()) {
+        if (interrupted()) {
+          store_.cancel();
+          return;
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+      }
+    });
     started_ = Clock::now();
     deadline_ = inv_.timeout ? started_ + *inv_.timeout : Clock::time_point::max();
     SimFile sim = load();
@@ -195,6 +206,7 @@ class SimRun {
       StepView v{s, i, s.value("action", "")};
       StepRef ref{i, v.action, s.value("id", ""), s.value("device", "")};
       try {
+        check_interrupt();
         if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
         std::string label = v.action + (ref.id.empty() ? "" : " id=" + ref.id) +
                             (ref.device.empty() ? "" : " device=" + ref.device);
@@ -204,7 +216,7 @@ class SimRun {
         step(v);
       } catch (const std::exception& e) {
         failed_ = ref;
-        throw PhaseError("step", e.what());
+        throw PhaseError("step", interrupted() ? "interrupted" : e.what());
       }
     }
   }
@@ -223,6 +235,7 @@ class SimRun {
     for (auto& key : v.strings("requires")) {
       auto dl = earlier(after(std::chrono::seconds(300)), deadline_);
       if (!store_.wait_for(key, dl)) {
+        check_interrupt();
         if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
         throw StepFailed("requirement '" + key + "' was not met within 300s");
       }
@@ -293,11 +306,16 @@ class SimRun {
   }
 
   void sleep_until(Clock::time_point t) {
-    if (t > deadline_) {
-      std::this_thread::sleep_until(deadline_);
-      throw StepFailed("sim timed out");
+    const auto end = earlier(t, deadline_);
+    while (Clock::now() < end) {
+      check_interrupt();
+      std::this_thread::sleep_until(earlier(end, Clock::now() + milliseconds(100)));
     }
-    std::this_thread::sleep_until(t);
+    if (t > deadline_) throw StepFailed("sim timed out");
+  }
+
+  static void check_interrupt() {
+    if (interrupted()) throw StepFailed("interrupted");
   }
 
   Command command(const StepView& v) {
@@ -340,6 +358,7 @@ class SimRun {
     if (!st) {
       proc->terminate();
       note_logs(*proc);
+      check_interrupt();
       if (limit && (deadline_ == Clock::time_point::max() || after(milliseconds(0)) < deadline_))
         throw StepFailed("'run' on '" + dev.name() + "' timed out after " + describe(*limit));
       throw StepFailed("sim timed out");
@@ -381,6 +400,7 @@ class SimRun {
     auto st = sp.proc->wait_until(dl);
     if (!st) {
       note_logs(*sp.proc);
+      check_interrupt();
       if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
       throw StepFailed("wait-for '" + id + "' timed out after " + describe(limit));
     }

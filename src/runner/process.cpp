@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "patchbay/error.hpp"
+#include "runner/interrupt.hpp"
 
 namespace patchbay::runner {
 
@@ -95,13 +96,13 @@ std::optional<ExitStatus> StepProcess::wait_until(std::chrono::steady_clock::tim
     auto now = std::chrono::steady_clock::now();
     auto left = deadline > now ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
                                : std::chrono::milliseconds(0);
-    auto slice = std::min(left, std::chrono::milliseconds(500));
+    auto slice = std::min(left, std::chrono::milliseconds(100));
     if (auto st = child_.wait_for(slice)) {
       status_ = *st;
       drain();
       return status_;
     }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    if (std::chrono::steady_clock::now() >= deadline || interrupted()) return std::nullopt;
   }
 }
 

@@ -404,3 +404,67 @@ TEST(RunnerCli, UsageErrorsAndVersion) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--work-dir"), std::string::npos);
 }
+
+TEST(RunnerCli, PrepareRunsPrepareCommandsAndResolvesBinaries) {
+  Scratch s;
+  s.write("p.toml", topo() + R"toml(
+[[prepare]]
+cmd = ["sh", "-c", "echo prepared > marker.txt; echo hello-from-prepare"]
+[[binary]]
+name = "tool"
+build = "printf '#!/bin/sh\n' > tool.sh && chmod +x tool.sh"
+path = "tool.sh"
+[[step]]
+action = "run"
+device = "client"
+cmd = ["false"]
+)toml");
+  auto r = s.run("prepare p.toml --work-dir work");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("prepared 1 simulations and 1 binaries under "), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(s.dir / "marker.txt"), "prepared\n");
+  EXPECT_TRUE(fs::exists(s.dir / "tool.sh"));
+  bool logged = false;
+  for (auto& e : fs::directory_iterator(s.latest() / ".prepare"))
+    logged |= slurp(e.path()).find("hello-from-prepare") != std::string::npos;
+  EXPECT_TRUE(logged);
+  EXPECT_FALSE(fs::exists(s.latest() / "p"));  // prepare runs no sim
+}
+
+TEST(RunnerCli, InterruptStopsTheSimWritesReportsAndExits130) {
+  Scratch s;
+  s.write("hang.toml", topo() + R"toml(
+[[step]]
+action = "spawn"
+id = "bg"
+device = "client"
+cmd = ["sleep", "3703"]
+[[step]]
+action = "run"
+device = "client"
+cmd = ["sleep", "3704"]
+)toml");
+  s.write("later.toml", topo() + "[[step]]\naction = \"wait\"\nduration = \"10ms\"\n");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::chdir(s.dir.c_str());
+    int fd = ::open("int.err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    ::execl(kCli.c_str(), "patchbay", "run", "hang.toml", "later.toml", "--work-dir", "work", nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 100 && slurp(s.dir / "int.err").find("action=run") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 130) << st << slurp(s.dir / "int.err");
+  EXPECT_NE(std::system("pgrep -f 'sleep 370[34]' >/dev/null"), 0) << "a process survived the interrupt";
+  auto progress = read_json(s.latest() / "progress.json");
+  EXPECT_EQ(progress["status"], "done");
+  EXPECT_EQ(progress["simulations"][0]["status"], "error");
+  EXPECT_EQ(progress["simulations"][0]["error"], "interrupted");
+  EXPECT_EQ(progress["simulations"][1]["status"], "pending");
+}

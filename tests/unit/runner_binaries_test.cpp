@@ -250,7 +250,7 @@ TEST(RunnerBinary, ExtractsTheBinaryFromATarGzSkippingDirsAndDotfiles) {
   write(pkg / "iroh-relay", kScript);
   fs::create_directories(pkg / "sub");
   // --no-recursion with an explicit order puts the directory entries and the dotfile first.
-  run_command({"tar", "--no-recursion", "-czf", "relay.tar.gz", "pkg", "pkg/sub", "pkg/.hidden",
+  run_program({"tar", "--no-recursion", "-czf", "relay.tar.gz", "pkg", "pkg/sub", "pkg/.hidden",
                "pkg/notes.txt", "pkg/iroh-relay"},
               a.project.path, nullptr, "tar");
   std::string url = "file://" + (a.project.path / "relay.tar.gz").string();
