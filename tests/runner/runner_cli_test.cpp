@@ -77,6 +77,23 @@ struct Scratch {
   }
 };
 
+// Starts the CLI in the background in `dir` with stream `fd` (1 or 2) going to dir/file.
+pid_t spawn_cli(const fs::path& dir, std::vector<std::string> args, int fd, const std::string& file) {
+  args.insert(args.begin(), "patchbay");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    int out = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, fd);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(kCli.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
 std::string topo() {
   return R"toml(
 [[router]]
@@ -350,14 +367,7 @@ check = "h.msg == hello-from-build"
 TEST(RunnerCli, InspectKeepsTheLabAndRunInEntersANode) {
   Scratch s;
   s.write("lab.toml", topo());
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(s.dir.c_str());
-    int fd = ::open("inspect.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::execl(kCli.c_str(), "patchbay", "inspect", "lab.toml", "--work-dir", "work", nullptr);
-    ::_exit(127);
-  }
+  pid_t pid = spawn_cli(s.dir, {"inspect", "lab.toml", "--work-dir", "work"}, 1, "inspect.out");
   std::string out;
   for (int i = 0; i < 200 && out.find("NETSIM_INSPECT_FILE=") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -445,14 +455,7 @@ device = "client"
 cmd = ["sleep", "3704"]
 )toml");
   s.write("later.toml", topo() + "[[step]]\naction = \"wait\"\nduration = \"10ms\"\n");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(s.dir.c_str());
-    int fd = ::open("int.err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 2);
-    ::execl(kCli.c_str(), "patchbay", "run", "hang.toml", "later.toml", "--work-dir", "work", nullptr);
-    ::_exit(127);
-  }
+  pid_t pid = spawn_cli(s.dir, {"run", "hang.toml", "later.toml", "--work-dir", "work"}, 2, "int.err");
   for (int i = 0; i < 100 && slurp(s.dir / "int.err").find("action=run") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto t0 = std::chrono::steady_clock::now();

@@ -14,25 +14,16 @@
 #include "patchbay/error.hpp"
 #include "runner/binaries.hpp"
 #include "runner/certs.hpp"
+#include "runner_test_util.hpp"
 
 using namespace patchbay;
 using namespace patchbay::runner;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using runner_test::error_of;
+using runner_test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pb-runner-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write(const fs::path& p, const std::string& text, fs::perms perms = static_cast<fs::perms>(0644)) {
   fs::create_directories(p.parent_path());
@@ -45,16 +36,6 @@ std::string read(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 bool contains(const std::string& hay, const std::string& needle) {

@@ -17,6 +17,7 @@
 #include "runner/duration.hpp"
 #include "runner/interpolate.hpp"
 #include "runner/results.hpp"
+#include "runner_test_util.hpp"
 
 namespace patchbay::runner {
 namespace {
@@ -488,21 +489,7 @@ TEST(RunnerAssert, UsesLatestValueAndReportsNonNumbers) {
 
 // ---- results ----
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("patchbay-runner-core-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
+using runner_test::TempDir;
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream f(p);
@@ -551,12 +538,12 @@ TEST(RunnerResults, CollectTakesLatestValuesAndRejectsUnknownFields) {
 
 TEST(RunnerResults, SimResultsFilesHoldSimAndIdAndPruneColumns) {
   TempDir dir;
-  write_sim_results(dir.path(), "sim-a", {});
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "results.json"));
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "results.md"));
+  write_sim_results(dir.path, "sim-a", {});
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "results.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "results.md"));
 
-  write_sim_results(dir.path(), "sim-a", {xfer("xfer", "2000000", "1000000")});
-  const auto j = json::parse(read_file(dir.path() / "results.json"));
+  write_sim_results(dir.path, "sim-a", {xfer("xfer", "2000000", "1000000")});
+  const auto j = json::parse(read_file(dir.path / "results.json"));
   EXPECT_EQ(j["sim"], "sim-a");
   ASSERT_EQ(j["steps"].size(), 1u);
   EXPECT_EQ(j["steps"][0]["id"], "xfer");
@@ -564,11 +551,11 @@ TEST(RunnerResults, SimResultsFilesHoldSimAndIdAndPruneColumns) {
   EXPECT_EQ(j["steps"][0]["down_bytes"], "1000000");
   EXPECT_TRUE(j["steps"][0]["up_bytes"].is_null());
   EXPECT_TRUE(j["steps"][0]["latency_ms"].is_null());
-  EXPECT_EQ(read_file(dir.path() / "results.md"),
+  EXPECT_EQ(read_file(dir.path / "results.md"),
             "| sim | id | down_bytes | elapsed_s | mb_s |\n"
             "| --- | -- | ---------- | --------- | ---- |\n"
             "| sim-a | xfer | 1000000 | 2.000 | 0.50 |\n");
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
   }
 }
@@ -578,8 +565,8 @@ TEST(RunnerResults, LatencyOnlyRecordKeepsLatencyColumn) {
   StepResultRecord r;
   r.id = "ping";
   r.latency_ms = "100.04";
-  write_sim_results(dir.path(), "ping-e2e", {r});
-  EXPECT_EQ(read_file(dir.path() / "results.md"),
+  write_sim_results(dir.path, "ping-e2e", {r});
+  EXPECT_EQ(read_file(dir.path / "results.md"),
             "| sim | id | latency_ms |\n| --- | -- | ---------- |\n| ping-e2e | ping | 100.0 |\n");
 }
 
@@ -590,8 +577,8 @@ TEST(RunnerResults, CombinedIsSortedAndHoldsOnlyGivenSims) {
       {"sim-250101-000000", "a-1", "sim-a", {xfer("xa2", "1000000", "3000000")}},
       {"sim-250101-000000", "a", "sim-a", {xfer("xa1", "1000000", "1000000")}},
   };
-  write_combined(dir.path(), sims);
-  const auto j = json::parse(read_file(dir.path() / "combined-results.json"));
+  write_combined(dir.path, sims);
+  const auto j = json::parse(read_file(dir.path / "combined-results.json"));
   ASSERT_EQ(j["runs"].size(), 3u);
   EXPECT_EQ(j["runs"][0]["sim_dir"], "a");
   EXPECT_EQ(j["runs"][1]["sim_dir"], "a-1");
@@ -600,7 +587,7 @@ TEST(RunnerResults, CombinedIsSortedAndHoldsOnlyGivenSims) {
   EXPECT_EQ(j["runs"][0]["sim"], "sim-a");
   EXPECT_EQ(j["runs"][0]["steps"][0]["id"], "xa1");
 
-  EXPECT_EQ(read_file(dir.path() / "combined-results.md"),
+  EXPECT_EQ(read_file(dir.path / "combined-results.md"),
             "| Sim | N | Max Down (MB/s) | Max Up (MB/s) |\n"
             "| --- | - | --------------- | ------------- |\n"
             "| sim-a | 2 | 3.00 | - |\n"
@@ -612,11 +599,11 @@ TEST(RunnerResults, CombinedIsSortedAndHoldsOnlyGivenSims) {
             "| sim-250101-000000 | sim-a | xa2 | 3000000 | 1.000 | 3.00 |\n"
             "| sim-250102-000000 | sim-b | xb | 4000000 | 2.000 | 2.00 |\n");
 
-  write_combined(dir.path(), {sims[0]});  // rewritten: only the given sim remains
-  const auto j2 = json::parse(read_file(dir.path() / "combined-results.json"));
+  write_combined(dir.path, {sims[0]});  // rewritten: only the given sim remains
+  const auto j2 = json::parse(read_file(dir.path / "combined-results.json"));
   ASSERT_EQ(j2["runs"].size(), 1u);
   EXPECT_EQ(j2["runs"][0]["sim"], "sim-b");
-  EXPECT_EQ(read_file(dir.path() / "combined-results.md").find("sim-a"), std::string::npos);
+  EXPECT_EQ(read_file(dir.path / "combined-results.md").find("sim-a"), std::string::npos);
 }
 
 TEST(RunnerResults, SummaryTableIsAligned) {

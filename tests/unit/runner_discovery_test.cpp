@@ -7,40 +7,15 @@
 #include "patchbay/error.hpp"
 #include "runner/discovery.hpp"
 #include "runner/rundir.hpp"
+#include "runner_test_util.hpp"
 
 using namespace patchbay;
 using namespace patchbay::runner;
 namespace fs = std::filesystem;
+using runner_test::error_of;
+using runner_test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pb-discovery-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path touch(const std::string& rel, const std::string& text = "") const {
-    fs::path p = path / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p;
-  }
-};
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 using Paths = std::vector<fs::path>;
 
