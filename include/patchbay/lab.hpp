@@ -11,7 +11,8 @@
 // - The Lab is the single owner (move-only) of every namespace, interface, worker thread and child
 //   process it created. Destroying it (or shutdown()) terminates and reaps children, joins
 //   threads and closes every namespace; nothing is left behind, nothing is written outside the
-//   lab's namespaces and temporary directory.
+//   lab's namespaces, temporary directory and outdir. With an outdir (LabOpts::outdir or
+//   $PATCHBAY_OUTDIR) every event reaches events.jsonl; the final state.json says "stopped".
 // - Many labs can live in one process; they share nothing.
 // - All methods are thread-safe. Topology-wide allocation is serialised by a lab lock that is
 //   never held while waiting on the kernel.
@@ -130,7 +131,8 @@ class Ix : public Node {
 
 class Lab {
  public:
-  // Creates the lab root namespace and the IX; emits lab_created and ix_created.
+  // Creates the lab root namespace and the IX; emits lab_created and ix_created. An outdir that
+  // cannot be created throws SystemError naming the path.
   explicit Lab(LabOpts opts = LabOpts{}.outdir_from_env());
   // A lab from a TOML lab file (SPEC 15.1: [[router]], [device.NAME] with one sub-table per
   // interface, [region.NAME] latencies), built in the SPEC's deterministic order. ConfigError names
@@ -145,6 +147,8 @@ class Lab {
   std::string prefix() const;  // "lab-p<pid%9999+1><seq hex>"
   std::optional<std::string> label() const;
   std::uint64_t seed() const;
+  // Run directory of events.jsonl/state.json (SPEC 13.1), nullopt without output; valid after shutdown().
+  std::optional<std::filesystem::path> outdir() const;
 
   RouterBuilder add_router(std::string name);  // nothing is registered before build()
   DeviceBuilder add_device(std::string name);

@@ -68,6 +68,11 @@ std::optional<std::string> Lab::label() const {
 std::uint64_t Lab::seed() const {
   return live(core_).seed();
 }
+std::optional<std::filesystem::path> Lab::outdir() const {
+  // Not live(): the files are most interesting once the lab has stopped writing them.
+  if (!core_) throw Removed("lab", "moved from");
+  return core_->run_dir();
+}
 
 RouterBuilder Lab::add_router(std::string name) {
   live(core_);

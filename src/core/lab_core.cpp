@@ -87,9 +87,18 @@ LabCore::LabCore(LabOpts opts)
     else
       throw InvalidArgument("PATCHBAY_LINK_ENGINE", "expected 'userspace' or 'netem', got '" + e + "'");
   }
+  // Before the first event (lab_created, in create_root) so events.jsonl starts at opid 0; a
+  // directory that cannot be created fails the constructor here, before any namespace exists.
+  if (opts_.outdir())
+    writer_ = std::make_unique<events::OutputWriter>(
+        *opts_.outdir(), opts_.label() && !opts_.label()->empty() ? *opts_.label() : prefix_,
+        "lab '" + prefix_ + "'");
   bus_.set_sink([this](const LabEvent& ev) {
-    std::lock_guard lk(state_mu_);
-    state_.apply(ev);
+    {
+      std::lock_guard lk(state_mu_);
+      state_.apply(ev);
+    }
+    if (writer_) writer_->enqueue(ev);  // unbounded queue, no I/O: safe under the bus lock
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
   create_root();
@@ -214,6 +223,9 @@ void LabCore::shutdown() {
     eng.reset();  // before the setup thread: it may still be opening a packet socket
   }
   setup_->stop();
+  // Every event of the teardown (command_exited of the children above) is published by now: the
+  // writer drains them and writes the final state.json ("stopped") before the namespaces go.
+  if (writer_) writer_->stop();
   // Closing the namespace fds lets the kernel destroy every interface, route and table in them.
   for (auto& n : nodes) {
     std::lock_guard lk(n->mu);

@@ -21,6 +21,7 @@
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
 #include "events/bus.hpp"
+#include "events/writer.hpp"
 #include "exec/event_loop.hpp"
 #include "exec/spawner.hpp"
 #include "exec/worker.hpp"
@@ -305,6 +306,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::string router_name(NodeId id) const;
 
   events::EventBus& bus() { return bus_; }
+  // The resolved run directory (SPEC 13.1); nullopt when the lab writes no output.
+  std::optional<std::filesystem::path> run_dir() const {
+    return writer_ ? std::optional(writer_->dir()) : std::nullopt;
+  }
   DnsOverlay& dns() { return *dns_; }  // SPEC 10 (src/core/dns.cpp)
   sys::SetupThread& setup() { return *setup_; }
   LabState state() const {
@@ -381,6 +386,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::shared_ptr<IxRec> ix_;
 
   std::unique_ptr<sys::SetupThread> setup_;
+  // events.jsonl/state.json, only with an outdir. Declared before bus_ so the bus sink's target
+  // outlives the bus; stopped by shutdown(), never reset before the destructor.
+  std::unique_ptr<events::OutputWriter> writer_;
   events::EventBus bus_;
   mutable std::mutex state_mu_;
   LabState state_;  // the reducer applied to every event (what state.json will hold)
