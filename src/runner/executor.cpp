@@ -483,7 +483,13 @@ class SimRun {
   std::map<std::string, Spawned> spawned_;
   std::map<std::string, std::string> kinds_;  // step id -> action
   Clock::time_point started_, deadline_;
-  json setup_ = json::object();
+  json setup_ = {{"sim_path", nullptr},
+                 {"topology_ref", nullptr},
+                 {"topology_mode", nullptr},
+                 {"routers", 0},
+                 {"devices", 0},
+                 {"regions", 0},
+                 {"steps", 0}};
   std::optional<StepRef> failed_;
 };
 
