@@ -64,8 +64,8 @@ std::vector<fs::path> sim_files(const RunOptions& o, Console& con) {
   return files.empty() ? found : expand_inputs(files);
 }
 
-// Loads every sim once to gather its [[binary]] specs; a sim that does not load is skipped here
-// and fails with its own phase when it runs.
+// Loads every sim once to gather its [[binary]] specs. For `run` (loaded == nullptr) a sim that
+// does not load is skipped here and fails with its own phase when it runs; `prepare` stops.
 std::vector<BinarySpec> gather_binaries(const std::vector<fs::path>& sims, const fs::path& cwd,
                                         std::vector<SimFile>* loaded) {
   std::vector<std::pair<std::string, BinarySpec>> specs;
@@ -75,15 +75,16 @@ std::vector<BinarySpec> gather_binaries(const std::vector<fs::path>& sims, const
       for (auto& b : sim.binaries) specs.emplace_back(p.string(), parse_binary(b, p.string()));
       if (loaded) loaded->push_back(std::move(sim));
     } catch (const PhaseError&) {
+      if (loaded) throw;
     }
   }
   return merge_binary_specs(specs);
 }
 
-std::map<std::string, std::string> assemble(const RunOptions& o, const std::vector<fs::path>& sims,
-                                            const fs::path& run_root, Console& con,
-                                            std::vector<SimFile>* loaded = nullptr) {
-  auto overrides = parse_binary_overrides(o.binary_overrides);
+std::map<std::string, std::string> assemble(const RunOptions& o,
+                                            const std::map<std::string, BinaryOverride>& overrides,
+                                            const std::vector<fs::path>& sims, const fs::path& run_root,
+                                            Console& con, std::vector<SimFile>* loaded = nullptr) {
   auto specs = gather_binaries(sims, fs::current_path(), loaded);
   AssembleOpts ao;
   ao.project_root = root_of(o);
@@ -103,33 +104,42 @@ std::string rel(const fs::path& p) {
 
 int run_command(const RunOptions& o) {
   Console con(o.live.value_or(::isatty(STDERR_FILENO) == 1), o.verbose);
+  install_interrupt_handler();
   std::vector<fs::path> sims;
-  fs::path run_root;
+  std::map<std::string, BinaryOverride> overrides;
   Invocation inv;
-  try {
+  try {  // usage errors: exit 2
+    overrides = parse_binary_overrides(o.binary_overrides);
     sims = sim_files(o, con);
     if (sims.empty()) throw ConfigError("patchbay run", "no sim files found");
-    run_root = make_run_root(o.work_dir, std::chrono::system_clock::now());
-    con.info("run: " + std::to_string(sims.size()) + " simulation(s), output in " + rel(run_root));
-    inv.run_root = fs::absolute(run_root);
-    inv.project_root = root_of(o);
-    inv.cwd = fs::current_path();
-    inv.binaries = assemble(o, sims, inv.run_root, con);
-  } catch (const ConfigError& e) {
+  } catch (const Error& e) {
     con.error(e.what());
-    return 1;
+    return 2;
+  }
+  try {
+    inv.run_root = make_run_root(o.work_dir, std::chrono::system_clock::now());
   } catch (const Error& e) {
     con.error(e.what());
     return 1;
   }
+  con.info("run: " + std::to_string(sims.size()) + " simulation(s), output in " + rel(inv.run_root));
+  inv.project_root = root_of(o);
+  inv.cwd = fs::current_path();
   inv.timeout = o.timeout;
   inv.seed = o.seed;
   inv.link_engine = o.link_engine;
   inv.console = &con;
-
   RunReport report(inv.run_root, sims);
+  try {
+    inv.binaries = assemble(o, overrides, sims, inv.run_root, con);
+  } catch (const Error& e) {
+    con.error(e.what());
+    report.fail_all(std::string("binaries: ") + e.what());
+    std::cerr << "no simulation ran; see " << rel(inv.run_root / "manifest.json") << "\n";
+    return interrupted() ? 130 : 1;
+  }
+
   std::vector<SimResults> combined;
-  install_interrupt_handler();
   for (std::size_t i = 0; i < sims.size() && !interrupted(); ++i) {
     con.set_sim(i + 1, sims.size(), sims[i].stem().string());
     con.info("sim: start " + rel(sims[i]));
@@ -197,34 +207,54 @@ int prepare_command(const RunOptions& o) {
     if (sims.empty()) throw ConfigError("patchbay prepare", "no sim files found");
     auto run_root = fs::absolute(make_run_root(o.work_dir, std::chrono::system_clock::now()));
     std::vector<SimFile> loaded;
-    auto bins = assemble(o, sims, run_root, con, &loaded);
+    auto bins = assemble(o, parse_binary_overrides(o.binary_overrides), sims, run_root, con, &loaded);
     auto dir = run_root / ".prepare";
     fs::create_directories(dir);
     std::size_t n = 0;
     for (auto& sim : loaded) {
       for (auto& p : sim.prepare) {
+        const std::string where = sim.path.string() + ": [[prepare]]";
+        auto strings = [&](const char* key) {
+          std::vector<std::string> out;
+          if (!p.contains(key)) return out;
+          const auto& v = p.at(key);
+          if (v.is_string()) return std::vector<std::string>{v.get<std::string>()};
+          if (!v.is_array()) throw ConfigError(where + " " + key, "expected a string or an array of strings");
+          for (auto& e : v) {
+            if (!e.is_string()) throw ConfigError(where + " " + key, "expected strings, found " + e.dump());
+            out.push_back(e.get<std::string>());
+          }
+          return out;
+        };
+        if (p.contains("mode") && !p["mode"].is_string())
+          throw ConfigError(where + " mode", "expected a string");
         std::string mode = p.value("mode", "build");
+        std::vector<std::string> argv;
         if (p.contains("cmd")) {
-          std::vector<std::string> argv;
-          if (p["cmd"].is_string())
-            argv = {"/bin/sh", "-c", p["cmd"].get<std::string>()};
-          else
-            argv = p["cmd"].get<std::vector<std::string>>();
-          if (argv.empty()) throw ConfigError(sim.path.string() + ": [[prepare]] cmd", "is empty");
-          if (!o.no_build) run_prepare_cmd(argv, root_of(o), dir / (std::to_string(++n) + ".log"), con);
+          argv = p["cmd"].is_string() ? std::vector<std::string>{"/bin/sh", "-c", p["cmd"].get<std::string>()}
+                                      : strings("cmd");
+          if (argv.empty()) throw ConfigError(where + " cmd", "is empty");
         } else if (mode == "build") {
           if (!find_in_path("cargo"))
-            throw ConfigError(sim.path.string() + ": [[prepare]]",
-                              "uses cargo-specific keys but cargo was not found in PATH");
-          std::vector<std::string> argv = {"cargo", "build", "--release"};
-          if (p.value("all-features", false)) argv.push_back("--all-features");
-          for (auto& e : p.value("examples", std::vector<std::string>{}))
-            argv.insert(argv.end(), {"--example", e});
-          for (auto& b : p.value("bins", std::vector<std::string>{})) argv.insert(argv.end(), {"--bin", b});
-          if (!o.no_build) run_prepare_cmd(argv, root_of(o), dir / (std::to_string(++n) + ".log"), con);
+            throw ConfigError(where, "uses cargo-specific keys but cargo was not found in PATH");
+          argv = {"cargo", "build", "--release"};
+          if (p.contains("all-features")) {
+            if (!p["all-features"].is_boolean())
+              throw ConfigError(where + " all-features", "expected true or false");
+            if (p["all-features"].get<bool>()) argv.push_back("--all-features");
+          }
+          auto features = strings("features");
+          if (!features.empty()) {
+            std::string joined;
+            for (auto& f : features) joined += (joined.empty() ? "" : ",") + f;
+            argv.insert(argv.end(), {"--features", joined});
+          }
+          for (auto& e : strings("examples")) argv.insert(argv.end(), {"--example", e});
+          for (auto& b : strings("bins")) argv.insert(argv.end(), {"--bin", b});
         } else {
-          throw ConfigError(sim.path.string() + ": [[prepare]] mode", "unknown mode '" + mode + "'");
+          throw ConfigError(where + " mode", "unknown mode '" + mode + "' (expected build, or a cmd)");
         }
+        if (!o.no_build) run_prepare_cmd(argv, root_of(o), dir / (std::to_string(++n) + ".log"), con);
       }
     }
     std::cout << "prepared " << sims.size() << " simulations and " << bins.size() << " binaries under "

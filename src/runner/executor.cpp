@@ -106,6 +106,7 @@ struct Spawned {
   std::unique_ptr<StepProcess> proc;
   std::map<std::string, std::string> results;
   std::string device;
+  bool collected = false;  // results are recorded once, at the first wait-for
 };
 
 class SimRun {
@@ -147,7 +148,13 @@ class SimRun {
       setup_["steps"] = steps.size();
       execute(steps);
     } catch (...) {
-      finish();
+      // The original failure is what sim.json must report; a failure to write results then
+      // only gets a log line.
+      try {
+        finish();
+      } catch (const std::exception& e) {
+        con_.error(std::string("sim: ") + e.what());
+      }
       throw;
     }
     finish();
@@ -216,7 +223,9 @@ class SimRun {
         step(v);
       } catch (const std::exception& e) {
         failed_ = ref;
-        throw PhaseError("step", interrupted() ? "interrupted" : e.what());
+        if (interrupted()) throw PhaseError("step", "interrupted");
+        if (Clock::now() >= deadline_) throw PhaseError("step", "sim timed out");
+        throw PhaseError("step", e.what());
       }
     }
   }
@@ -269,7 +278,11 @@ class SimRun {
   void step(const StepView& v) {
     const std::string& a = v.action;
     if (a == "run" || a == "spawn") return start_process(v, a == "run");
-    if (a == "wait") return sleep_until(after(*v.duration("duration")));
+    if (a == "wait") {
+      auto d = v.duration("duration");
+      if (!d) throw ConfigError(v.where("duration"), "missing (e.g. \"2s\")");
+      return sleep_until(after(*d));
+    }
     if (a == "wait-for") return wait_for(v);
     if (a == "assert") return check(v);
     if (a == "set-link-condition" || a == "set-impair") {
@@ -286,9 +299,9 @@ class SimRun {
       auto dev = device(v);
       return dev.replug_iface(v.str("interface"), router(v, "to").id());
     }
-    if (a == "set-nat") return router(v).set_nat_mode(Nat::from_json(v.j.at("nat")));
+    if (a == "set-nat") return router(v).set_nat_mode(parsed<Nat>(v, "nat"));
     if (a == "flush-nat-state") return router(v).flush_nat_state();
-    if (a == "set-firewall") return router(v).set_firewall(Firewall::from_json(v.j.at("firewall")));
+    if (a == "set-firewall") return router(v).set_firewall(parsed<Firewall>(v, "firewall"));
     if (a == "set-downlink-condition") return router(v).set_downlink_condition(condition(v));
     if (a == "break-region-link" || a == "restore-region-link") {
       auto ra = lab_->region(v.str("a")), rb = lab_->region(v.str("b"));
@@ -303,6 +316,16 @@ class SimRun {
     if (a == "gen-certs") return gen_certs(v);
     if (a == "gen-file") return gen_file(v);
     throw ConfigError(v.where("action"), "unknown action '" + a + "'");
+  }
+
+  template <class T>
+  static T parsed(const StepView& v, const char* key) {
+    if (!v.has(key)) throw ConfigError(v.where(key), "missing");
+    try {
+      return T::from_json(v.j.at(key));
+    } catch (const Error& e) {
+      throw ConfigError(v.where(key), std::string("invalid value ") + v.j.at(key).dump() + ": " + e.what());
+    }
   }
 
   void sleep_until(Clock::time_point t) {
@@ -347,7 +370,7 @@ class SimRun {
     auto cmd = command(v);
     auto proc = std::make_unique<StepProcess>(dev, std::move(cmd), out_.sim_dir, id, capturer(v, id), con_);
     if (!wait) {
-      Spawned sp{std::move(proc), v.table("results"), dev.name()};
+      Spawned sp{std::move(proc), v.table("results"), dev.name(), false};
       spawned_[id] = std::move(sp);
       if (auto ready = v.duration("ready_after")) sleep_until(after(*ready));
       return;
@@ -404,7 +427,8 @@ class SimRun {
       if (Clock::now() >= deadline_) throw StepFailed("sim timed out");
       throw StepFailed("wait-for '" + id + "' timed out after " + describe(limit));
     }
-    collect(id, sp.results);
+    if (!sp.collected) collect(id, sp.results);
+    sp.collected = true;
     if (!st->success()) {
       if (v.boolean("require_success", false)) {
         note_logs(*sp.proc);
@@ -457,11 +481,19 @@ class SimRun {
   // After the last step or a failure: stop what still runs, write results, destroy the lab.
   void finish() {
     store_.cancel();
+    // One grace period for all: SIGTERM to every group, then SIGKILL whatever is left after 1 s.
+    bool any = false;
     for (auto& [id, sp] : spawned_) {
       if (!sp.proc->finished()) {
         con_.info("sim: stopping spawned '" + id + "' on " + sp.device);
-        sp.proc->terminate();
+        sp.proc->signal_group(SIGTERM);
+        any = true;
       }
+    }
+    const auto grace = after(std::chrono::seconds(1));
+    for (auto& [id, sp] : spawned_) {
+      if (any && !sp.proc->finished()) sp.proc->wait_until(grace);
+      if (!sp.proc->finished()) sp.proc->terminate(milliseconds(0));
     }
     spawned_.clear();
     try {

@@ -1,6 +1,7 @@
 #include "runner/interpolate.hpp"
 
 #include <cctype>
+#include <cstdlib>
 
 #include "patchbay/error.hpp"
 
@@ -60,6 +61,8 @@ std::string lab_var(std::string_view s, std::string_view name, const InterpConte
     it = ctx.lab_vars->find(upper);
     if (it != ctx.lab_vars->end()) return it->second;
   }
+  // Runner settings such as NETSIM_RUST_LOG or NETSIM_TARGET_DIR come from the environment.
+  if (const char* env = std::getenv(std::string(name).c_str())) return env;
   fail(s, "unknown lab variable '" + std::string(name) + "' (known: " + known_names(ctx.lab_vars) + ")");
 }
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "patchbay/error.hpp"
 #include "runner/interrupt.hpp"
@@ -44,9 +45,12 @@ StepProcess::~StepProcess() {
 }
 
 // Reads until EOF. Once the process is gone, a grandchild that escaped the process group may
-// still hold the pipe: after stop_readers_ is set the reader leaves as soon as the pipe is idle.
+// still hold the pipe: after stop_readers_ is set the reader leaves as soon as the pipe is idle,
+// and at the latest half a second later even if that grandchild keeps writing.
 void StepProcess::reader(int fd, bool is_stderr, std::string device) {
   std::FILE* log = std::fopen((is_stderr ? err_log_ : out_log_).c_str(), "ae");
+  if (!log)
+    console_.warn("cannot write " + (is_stderr ? err_log_ : out_log_).string() + ": " + std::strerror(errno));
   std::string pending;
   char buf[16384];
   auto emit_line = [&](std::string_view line) {
@@ -58,6 +62,8 @@ void StepProcess::reader(int fd, bool is_stderr, std::string device) {
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, 100);
     if (r < 0 && errno == EINTR) continue;
+    if (stop_readers_ && std::chrono::steady_clock::now().time_since_epoch().count() > stop_by_ns_.load())
+      break;
     if (r == 0) {
       if (stop_readers_) break;
       continue;
@@ -84,6 +90,8 @@ void StepProcess::reader(int fd, bool is_stderr, std::string device) {
 void StepProcess::drain() {
   // Readers see EOF once every writer is gone; a pipe kept open by an escaped grandchild ends
   // their loop at the next idle poll instead.
+  stop_by_ns_ =
+      (std::chrono::steady_clock::now() + std::chrono::milliseconds(500)).time_since_epoch().count();
   stop_readers_ = true;
   if (out_thread_.joinable()) out_thread_.join();
   if (err_thread_.joinable()) err_thread_.join();
@@ -104,6 +112,10 @@ std::optional<ExitStatus> StepProcess::wait_until(std::chrono::steady_clock::tim
     }
     if (std::chrono::steady_clock::now() >= deadline || interrupted()) return std::nullopt;
   }
+}
+
+void StepProcess::signal_group(int sig) {
+  if (!status_ && pid_ > 0) ::kill(-pid_, sig);
 }
 
 ExitStatus StepProcess::terminate(std::chrono::milliseconds grace) {

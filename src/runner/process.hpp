@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@ class StepProcess {
   std::optional<ExitStatus> wait_until(std::chrono::steady_clock::time_point deadline);
   // SIGTERM to the process group, SIGKILL after `grace`; then drains like wait_until.
   ExitStatus terminate(std::chrono::milliseconds grace = std::chrono::seconds(1));
+  void signal_group(int sig);  // to the whole process group, if still running
   bool finished() const { return status_.has_value(); }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& stdout_log() const { return out_log_; }
@@ -48,6 +50,7 @@ class StepProcess {
   std::unique_ptr<StreamCapturer> capturer_;
   Console& console_;
   std::atomic<bool> stop_readers_{false};
+  std::atomic<std::int64_t> stop_by_ns_{0};  // steady-clock deadline for readers once stopping
   std::thread out_thread_, err_thread_;
   UniqueFd out_fd_, err_fd_;
   std::optional<ExitStatus> status_;

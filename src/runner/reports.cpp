@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <tuple>
+#include <vector>
 
 #include "patchbay/error.hpp"
 #include "runner/phase.hpp"
@@ -34,6 +35,7 @@ json opt(const std::optional<std::string>& s) {
 
 }  // namespace
 
+// SPEC 14.1, in its order; content checks look at the first 16 KiB.
 std::string log_kind(const fs::path& file) {
   const std::string name = file.filename().string();
   if (name == "events.jsonl") return "lab_events";
@@ -43,8 +45,33 @@ std::string log_kind(const fs::path& file) {
   std::string head(16384, '\0');
   f.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<std::size_t>(f.gcount()));
-  if (ends_with(name, ".jsonl")) return "jsonl";
-  if (ends_with(name, ".json")) return "json";
+  if (!head.empty() && head[0] == '\x1e') {  // JSON text sequence (RFC 7464)
+    auto rec = json::parse(head.substr(1, head.find('\x1e', 1) - 1), nullptr, false);
+    if (rec.is_object() && rec.value("file_schema", "").find("qlog:file") != std::string::npos) return "qlog";
+  }
+  // Complete lines only: the 16 KiB cut may end inside one.
+  std::vector<std::string> lines;
+  std::size_t start = 0, nl;
+  while ((nl = head.find('\n', start)) != std::string::npos) {
+    if (nl > start) lines.push_back(head.substr(start, nl - start));
+    start = nl + 1;
+  }
+  if (lines.empty() && start < head.size()) lines.push_back(head.substr(start));
+  bool all_json = !lines.empty();
+  for (auto& l : lines) {
+    auto j = json::parse(l, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      all_json = false;
+      break;
+    }
+  }
+  if (all_json) {
+    auto first = json::parse(lines.front(), nullptr, false);
+    if (first.contains("timestamp") && first.contains("level") && first.contains("target"))
+      return "tracing_jsonl";
+  }
+  if (ends_with(name, ".jsonl") || (all_json && lines.size() > 1)) return "jsonl";
+  if (ends_with(name, ".json") || !json::parse(head, nullptr, false).is_discarded()) return "json";
   if (head.find("\x1b[") != std::string::npos) return "ansi_text";
   return "text";
 }
@@ -127,6 +154,17 @@ void RunReport::sim_finished(std::size_t i, const SimOutcome& o) {
   has_outcome_.at(i) = true;
   current_.reset();
   write();
+}
+
+void RunReport::fail_all(const std::string& message) {
+  for (std::size_t i = 0; i < sims_.size(); ++i) {
+    if (has_outcome_[i]) continue;
+    outcomes_[i].ok = false;
+    outcomes_[i].message = message;
+    has_outcome_[i] = true;
+    status_[i] = "error";
+  }
+  finish();
 }
 
 void RunReport::finish() {

@@ -27,7 +27,8 @@ class RunReport {
   RunReport(std::filesystem::path run_root, std::vector<std::filesystem::path> sims);
   void sim_started(std::size_t i);
   void sim_finished(std::size_t i, const SimOutcome& o);
-  void finish();  // status done, manifest ended_at / success
+  void finish();                              // status done, manifest ended_at / success
+  void fail_all(const std::string& message);  // nothing could run (binaries): every sim errors, finish()
   const std::vector<SimOutcome>& outcomes() const { return outcomes_; }
   std::string run_name() const { return run_root_.filename().string(); }
 

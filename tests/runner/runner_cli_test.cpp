@@ -471,3 +471,28 @@ cmd = ["sleep", "3704"]
   EXPECT_EQ(progress["simulations"][0]["error"], "interrupted");
   EXPECT_EQ(progress["simulations"][1]["status"], "pending");
 }
+
+TEST(RunnerCli, RunStepEndsEvenIfABackgroundChildKeepsWriting) {
+  Scratch s;
+  s.write("chatty.toml", topo() + R"toml(
+[[step]]
+action = "run"
+id = "r"
+device = "client"
+cmd = ["sh", "-c", "(while :; do echo noise; sleep 0.01; done) & echo done"]
+captures.done = { regex = "^(done)$" }
+[[step]]
+action = "assert"
+check = "r.done == done"
+[[step]]
+action = "wait"
+)toml");
+  auto r = s.run("run chatty.toml --work-dir work");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_LT(r.seconds, 20.0);
+  auto j = read_json(s.latest() / "chatty" / "sim.json");
+  // The run step and the assert passed; the duration-less wait is the failure, named by key.
+  EXPECT_EQ(j["error"]["step"]["index"], 2) << j.dump(2);
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("key 'duration': missing"), std::string::npos)
+      << j.dump(2);
+}
