@@ -3,6 +3,8 @@
 // and git for `repo`) run as child processes.
 #include "runner/binaries.hpp"
 
+#include "runner/files.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
@@ -135,16 +137,6 @@ std::string read_text(const fs::path& p) {
 
 void check_ec(const std::error_code& ec, const std::string& ctx, const std::string& what) {
   if (ec) throw SystemError(ctx, what + ": " + ec.message(), ec.value());
-}
-
-// Temp file + rename, so a marker is either absent or complete.
-void write_text(const fs::path& p, const std::string& text, const std::string& ctx) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  std::ofstream(tmp) << text;
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  check_ec(ec, ctx, "write '" + p.string() + "'");
 }
 
 void make_dirs(const fs::path& dir, const std::string& ctx) {
@@ -359,8 +351,8 @@ fs::path fetch(const BinarySpec& s, const std::string& url, const std::optional<
   fs::path exe = archive ? extract(downloaded, s.member, cache / "bin", ctx) : cache / "bin" / file_name;
   install(archive ? nullptr : &downloaded, exe, ctx);
   exe = fs::absolute(exe).lexically_normal();
-  write_text(cache / "download.sha256", actual, ctx);
-  write_text(marker, exe.string(), ctx);
+  write_file_atomic(cache / "download.sha256", actual);
+  write_file_atomic(marker, exe.string());
   return exe;
 }
 

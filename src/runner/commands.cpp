@@ -20,6 +20,7 @@
 #include "runner/results.hpp"
 #include "runner/rundir.hpp"
 #include "runner/sim_file.hpp"
+#include "runner/values.hpp"
 
 namespace patchbay::runner {
 
@@ -215,16 +216,8 @@ int prepare_command(const RunOptions& o) {
       for (auto& p : sim.prepare) {
         const std::string where = sim.path.string() + ": [[prepare]]";
         auto strings = [&](const char* key) {
-          std::vector<std::string> out;
-          if (!p.contains(key)) return out;
-          const auto& v = p.at(key);
-          if (v.is_string()) return std::vector<std::string>{v.get<std::string>()};
-          if (!v.is_array()) throw ConfigError(where + " " + key, "expected a string or an array of strings");
-          for (auto& e : v) {
-            if (!e.is_string()) throw ConfigError(where + " " + key, "expected strings, found " + e.dump());
-            out.push_back(e.get<std::string>());
-          }
-          return out;
+          return p.contains(key) ? string_or_strings(p.at(key), where + " " + key)
+                                 : std::vector<std::string>{};
         };
         if (p.contains("mode") && !p["mode"].is_string())
           throw ConfigError(where + " mode", "expected a string");

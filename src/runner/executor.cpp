@@ -19,6 +19,7 @@
 #include "runner/reports.hpp"
 #include "runner/rundir.hpp"
 #include "runner/sim_file.hpp"
+#include "runner/values.hpp"
 
 namespace patchbay::runner {
 
@@ -73,16 +74,7 @@ struct StepView {
     return str(key);
   }
   std::vector<std::string> strings(const char* key) const {
-    std::vector<std::string> out;
-    if (!has(key)) return out;
-    const json& v = j.at(key);
-    if (v.is_string()) return {v.get<std::string>()};
-    if (!v.is_array()) throw ConfigError(where(key), "expected an array of strings");
-    for (auto& e : v) {
-      if (!e.is_string()) throw ConfigError(where(key), "expected an array of strings, found " + e.dump());
-      out.push_back(e.get<std::string>());
-    }
-    return out;
+    return has(key) ? string_or_strings(j.at(key), where(key)) : std::vector<std::string>{};
   }
   std::map<std::string, std::string> table(const char* key) const {
     std::map<std::string, std::string> out;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "patchbay/error.hpp"
+#include "runner/files.hpp"
 #include "runner/phase.hpp"
 #include "runner/rundir.hpp"
 
@@ -19,10 +20,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-bool ends_with(const std::string& s, std::string_view suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
 
 json step_json(const std::optional<StepRef>& s) {
   if (!s) return nullptr;
@@ -39,8 +36,8 @@ json opt(const std::optional<std::string>& s) {
 std::string log_kind(const fs::path& file) {
   const std::string name = file.filename().string();
   if (name == "events.jsonl") return "lab_events";
-  if (ends_with(name, ".tracing.jsonl")) return "tracing_jsonl";
-  if (ends_with(name, ".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
+  if (name.ends_with(".tracing.jsonl")) return "tracing_jsonl";
+  if (name.ends_with(".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
   std::ifstream f(file, std::ios::binary);
   std::string head(16384, '\0');
   f.read(head.data(), static_cast<std::streamsize>(head.size()));
@@ -70,8 +67,8 @@ std::string log_kind(const fs::path& file) {
     if (first.contains("timestamp") && first.contains("level") && first.contains("target"))
       return "tracing_jsonl";
   }
-  if (ends_with(name, ".jsonl") || (all_json && lines.size() > 1)) return "jsonl";
-  if (ends_with(name, ".json") || !json::parse(head, nullptr, false).is_discarded()) return "json";
+  if (name.ends_with(".jsonl") || (all_json && lines.size() > 1)) return "jsonl";
+  if (name.ends_with(".json") || !json::parse(head, nullptr, false).is_discarded()) return "json";
   if (head.find("\x1b[") != std::string::npos) return "ansi_text";
   return "text";
 }
@@ -98,14 +95,7 @@ json list_logs(const fs::path& dir) {
 }
 
 void write_json_atomic(const fs::path& path, const json& j) {
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << j.dump(2) << "\n";
-    if (!f.flush()) throw Error(path.string(), "cannot be written");
-  }
-  fs::rename(tmp, path);
+  write_file_atomic(path, j.dump(2) + "\n");
 }
 
 void write_sim_json(const SimOutcome& o, const json& setup) {

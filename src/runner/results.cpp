@@ -1,5 +1,7 @@
 #include "runner/results.hpp"
 
+#include "runner/files.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,32 +103,6 @@ nlohmann::ordered_json steps_json(const std::vector<StepResultRecord>& recs) {
   return steps;
 }
 
-// Readers (the devtools server, a second runner writing combined results) may look at these files
-// at any moment; a rename within one directory replaces them in one step.
-void write_atomic(const std::filesystem::path& path, const std::string& content) {
-  static std::atomic<std::uint64_t> counter{0};
-  auto tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << content;
-    f.flush();
-    if (!f) {
-      const int err = errno;
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw SystemError("write " + path.string(), std::strerror(err), err);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw SystemError("write " + path.string(), "rename: " + ec.message(), ec.value());
-  }
-}
-
 std::string summary_md(const std::vector<SimResults>& sims) {
   // One row per sim name: repeated runs of the same sim are aggregated.
   std::map<std::string, std::vector<StepResultRecord>> by_sim;
@@ -198,7 +174,7 @@ void write_sim_results(const std::filesystem::path& sim_dir, const std::string& 
                        const std::vector<StepResultRecord>& recs) {
   if (recs.empty()) return;
   nlohmann::ordered_json doc = {{"sim", sim}, {"steps", steps_json(recs)}};
-  write_atomic(sim_dir / "results.json", doc.dump(2) + "\n");
+  write_file_atomic(sim_dir / "results.json", doc.dump(2) + "\n");
 
   Row headers = {"sim", "id"};
   headers.insert(headers.end(), kMetricHeaders.begin(), kMetricHeaders.end());
@@ -208,7 +184,7 @@ void write_sim_results(const std::filesystem::path& sim_dir, const std::string& 
     for (auto& cell : metric_cells(r)) row.push_back(std::move(cell));
     rows.push_back(std::move(row));
   }
-  write_atomic(sim_dir / "results.md", markdown_table(headers, rows));
+  write_file_atomic(sim_dir / "results.md", markdown_table(headers, rows));
 }
 
 void write_combined(const std::filesystem::path& run_root, std::vector<SimResults> sims) {
@@ -221,7 +197,7 @@ void write_combined(const std::filesystem::path& run_root, std::vector<SimResult
     runs.push_back({{"run", s.run}, {"sim_dir", s.sim_dir}, {"sim", s.sim}, {"steps", steps_json(s.steps)}});
   }
   nlohmann::ordered_json doc = {{"runs", std::move(runs)}};
-  write_atomic(run_root / "combined-results.json", doc.dump(2) + "\n");
+  write_file_atomic(run_root / "combined-results.json", doc.dump(2) + "\n");
 
   Row headers = {"run", "sim", "id"};
   headers.insert(headers.end(), kMetricHeaders.begin(), kMetricHeaders.end());
@@ -233,7 +209,8 @@ void write_combined(const std::filesystem::path& run_root, std::vector<SimResult
       rows.push_back(std::move(row));
     }
   }
-  write_atomic(run_root / "combined-results.md", summary_md(sims) + "\n" + markdown_table(headers, rows));
+  write_file_atomic(run_root / "combined-results.md",
+                    summary_md(sims) + "\n" + markdown_table(headers, rows));
 }
 
 std::string summary_table(const std::vector<SimResults>& sims) {
