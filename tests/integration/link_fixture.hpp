@@ -134,9 +134,18 @@ TcpResult tcp_transfer(Node& from, Node& to_node, SocketAddr to, std::size_t tot
   TcpResult r;
   std::thread rx([&] {
     pollfd lp{ls.get(), POLLIN, 0};
-    if (::poll(&lp, 1, 10000) <= 0) return;
+    // A transfer that never starts must fail the test, not pass as "0 kbit/s, intact".
+    if (::poll(&lp, 1, 10000) <= 0) {
+      ADD_FAILURE() << "tcp_transfer: no connection within 10 s";
+      r.intact = false;
+      return;
+    }
     int fd = ::accept(ls.get(), nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      ADD_FAILURE() << "tcp_transfer: accept failed";
+      r.intact = false;
+      return;
+    }
     std::vector<unsigned char> buf(1 << 16);
     Clock::time_point first{}, last{};
     std::uint64_t first_chunk = 0;
@@ -165,7 +174,10 @@ TcpResult tcp_transfer(Node& from, Node& to_node, SocketAddr to, std::size_t tot
   sockaddr_storage ss;
   auto len = to.to_sockaddr(ss);
   std::thread tx([&] {
-    if (::connect(cs.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return;
+    if (::connect(cs.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      ADD_FAILURE() << "tcp_transfer: connect failed: " << std::strerror(errno);
+      return;
+    }
     std::vector<unsigned char> buf(1 << 16);
     std::size_t sent = 0;
     while (sent < total) {

@@ -229,6 +229,8 @@ TEST(LinkCondition, RateDecreaseAndRemovalTakeEffect) {
   auto slow = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5002), 64 * 1024);
   EXPECT_GE(fast.kbit(), 3500);
   EXPECT_LE(slow.kbit(), 550);
+  EXPECT_GE(slow.kbit(), 300);  // limited, not stalled
+  EXPECT_TRUE(slow.intact);
   i.clear_condition();
   auto free = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5003), 512 * 1024);
   EXPECT_GE(free.kbit(), 3 * fast.kbit());
@@ -390,6 +392,24 @@ TEST(LinkCondition, EventsRecordEveryChange) {
   t.dev.default_iface().set_condition(LinkCondition::wifi(), LinkDirection::Down);
   t.home.set_downlink_condition(latency(5));
   t.home.set_uplink_condition(latency(5), LinkDirection::Both);
+  // The events themselves, in order, with node, direction and condition.
+  std::vector<LabEvent> got;
+  while (auto ev = sub.next(std::chrono::milliseconds(500))) {
+    if (ev->kind.find("condition_changed") != std::string::npos) got.push_back(*ev);
+    if (got.size() == 3) break;
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].kind, "link_condition_changed");
+  EXPECT_EQ(got[0].fields["device"], "dev");
+  EXPECT_EQ(got[0].fields["direction"], "down");
+  EXPECT_EQ(got[0].fields["condition"], "wifi");
+  EXPECT_EQ(got[1].kind, "downlink_condition_changed");
+  EXPECT_EQ(got[1].fields["router"], "home");
+  EXPECT_EQ(got[1].fields["condition"], latency(5).to_json());
+  EXPECT_EQ(got[2].kind, "uplink_condition_changed");
+  EXPECT_EQ(got[2].fields["direction"], "both");
+  EXPECT_LT(got[0].opid, got[1].opid);
+  EXPECT_LT(got[1].opid, got[2].opid);
   auto st = t.lab.state();
   EXPECT_EQ(st.devices["dev"]["interfaces"][0]["link_condition_down"], "wifi");
   EXPECT_EQ(st.devices["dev"]["interfaces"][0]["link_condition"], nullptr);
@@ -440,6 +460,8 @@ TEST(LinkCondition, AutomaticQueueKeepsALongFatLinkFull) {
   i.set_condition(LinkCondition::manual(l), LinkDirection::Both);
   auto small = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5002), 2 << 20);
   EXPECT_LT(small.kbit(), 0.8 * full.kbit());
+  EXPECT_GT(small.kbit(), 0.0);
+  EXPECT_TRUE(small.intact);
   EXPECT_GT(i.link_stats().up.drops_queue, 0u);
 }
 
