@@ -69,7 +69,8 @@ class Router : public Node {
   // Replaces only the NAT table (firewall and other tables stay), applies the new conntrack
   // timeouts and emits nat_changed. Existing flows keep their translation until they expire.
   void set_nat_mode(Nat nat);
-  // None, Nptv6 or Masquerade at runtime (emits nat_v6_changed); NAT64 throws Unsupported for now.
+  // Any NatV6Mode at runtime (emits nat_v6_changed); switching to or from Nat64 starts or stops the
+  // router's translator.
   void set_nat_v6_mode(NatV6Mode m);
   // The NPTv6 external prefix while nat_v6 is Nptv6.
   std::optional<Ipv6Net> nptv6_prefix() const;

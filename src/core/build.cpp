@@ -30,14 +30,14 @@ std::string host_pool_msg(const std::string& owner, const auto& net, std::uint64
          " hosts); use downstream_cidr with a shorter prefix";
 }
 
+}  // namespace
+
 std::shared_ptr<Netns> adopt(sys::PreparedNs p) {
   auto ns = std::make_shared<Netns>();
   ns->fd = std::move(p.fd);
   ns->nl = std::move(p.nl);
   return ns;
 }
-
-}  // namespace
 
 void validate_ifname(const std::string& dev, const std::string& n) {
   bool ok = !n.empty() && n.size() <= 15 && n != "." && n != ".." && n != "lo";
@@ -410,17 +410,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
           i.cond_up = c->second.first;
           i.cond_down = c->second.second;
         }
-        if (rt->hosts4) {
-          i.ip = rt->hosts4->alloc();
-          i.gw = rt->hosts4->gateway();
-          i.prefix = rt->lan4->prefix_len();
-        }
-        if (rt->hosts6) {
-          i.ip6 = rt->hosts6->alloc();
-          i.gw6 = rt->hosts6->gateway();
-          i.prefix6 = rt->lan6->prefix_len();
-          i.ll6 = core::ll(i.id.value);
-        }
+        alloc_iface_addrs(i, *rt, owner);
         d->ifaces.push_back(std::move(i));
       }
     } catch (...) {
@@ -469,7 +459,8 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     // RA-driven devices learn their IPv6 default route from the router's advertisements.
     if (def.gw6 && !ra_driven(*d)) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
     d->ns->commit(db);
-    if (dad()) wait_dad(*d->ns, owner);
+    if (dad() && std::any_of(d->ifaces.begin(), d->ifaces.end(), [](auto& i) { return i.ip6.has_value(); }))
+      wait_dad(*d->ns, owner);
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.
     for (auto& i : d->ifaces) {

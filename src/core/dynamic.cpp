@@ -203,8 +203,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
   try {
     wire_iface(d, i, *rt);
   } catch (...) {
-    std::lock_guard lk(mu_);
-    release_iface_addrs(i, d.id);
+    unplug_iface(d, i, ctx);  // the veth may exist already: a half-wired port must not stay
     throw;
   }
   d.ifaces.push_back(i);
@@ -272,9 +271,11 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   try {
     wire_iface(d, i, *rt);
   } catch (...) {
-    std::lock_guard lk(mu_);
-    release_iface_addrs(i, d.id);
+    // The old port is gone already: the interface is removed, like remove_iface would.
+    unplug_iface(d, i, ctx);
     d.ifaces.erase(std::find_if(d.ifaces.begin(), d.ifaces.end(), [&](auto& x) { return x.name == ifname; }));
+    emit("interface_removed", {{"device", d.name}, {"iface_name", ifname}});
+    if (d.default_if == ifname && !d.ifaces.empty()) set_default_route(d, d.ifaces.front().name);
     throw;
   }
   *d.find(ifname) = i;
@@ -305,6 +306,10 @@ Ipv4Addr LabCore::renew_ip(DeviceRec& d, IfaceRec& i) {
     sys::NlBatch b(ctx);
     sys::del_addr(b, i.ifindex, *i.ip, i.prefix);
     sys::add_addr(b, i.ifindex, fresh, i.prefix);
+    // Secondaries of the old primary's subnet went with it (added by add_ip): put them back.
+    const Ipv4Net old_net(*i.ip, i.prefix);
+    for (auto& [a, len] : i.extra_addrs)
+      if (a.is_v4() && old_net.contains(a.v4())) sys::add_addr(b, i.ifindex, a, len);
     d.ns->commit(b);
   } catch (...) {
     std::lock_guard lk(mu_);

@@ -50,6 +50,9 @@ struct Netns {
   int alloc_ifindex() { return next_ifindex.fetch_add(1); }
 };
 
+// A namespace prepared by the setup thread, owned from here on.
+std::shared_ptr<Netns> adopt(sys::PreparedNs p);
+
 enum class NodeKind { Ix, Router, Device };
 struct RaService;  // ra.cpp
 
@@ -408,6 +411,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::mutex region_mu_;
   std::vector<RegionRec> regions_;  // index i + 1
   std::map<std::pair<std::uint32_t, std::uint32_t>, RegionLinkRec> region_links_;
+  std::mutex wire_mu_;           // wire_ns() is reached under region_mu_ and under router locks
   std::shared_ptr<Netns> wire_;  // holds region-link veth ends; created on first link
   void install_region_routes(std::uint32_t from, std::uint32_t to);  // region_mu_ held
   Netns& wire_ns();

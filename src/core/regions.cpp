@@ -41,11 +41,9 @@ std::string link_ifname(const std::string& a, const std::string& b, std::uint32_
 }  // namespace
 
 Netns& LabCore::wire_ns() {
+  std::lock_guard lk(wire_mu_);
   if (!wire_) {
-    auto p = setup_->take();
-    auto ns = std::make_shared<Netns>();
-    ns->fd = std::move(p.fd);
-    ns->nl = std::move(p.nl);
+    auto ns = adopt(setup_->take());
     // Frames reach the wire ends only to be copied by the engine: no IPv6 chatter, no forwarding.
     setup_->in_netns(ns->fd.get(), [] {
       sys::write_sysctls(
@@ -115,8 +113,8 @@ std::vector<LabCore::RegionView> LabCore::regions() const {
 std::optional<std::string> LabCore::region_name(std::optional<std::uint32_t> index) const {
   if (!index) return std::nullopt;
   std::lock_guard lk(mu_);
-  if (*index <= regions_.size() && regions_[*index - 1].name.empty()) return std::nullopt;
   if (*index == 0 || *index > regions_.size()) return std::nullopt;
+  if (regions_[*index - 1].name.empty()) return std::nullopt;
   return regions_[*index - 1].name;
 }
 

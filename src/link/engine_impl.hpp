@@ -178,6 +178,7 @@ struct Engine::Impl {
   std::thread thread;
   std::mutex mu;
   std::deque<std::function<void()>> posted;
+  std::deque<std::function<void()>> work;  // the engine thread's batch of posted calls
   bool stop = false;
 
   // Engine-thread state.
@@ -231,12 +232,14 @@ struct Engine::Impl {
   template <class F>
   auto call(F&& fn) -> decltype(fn()) {
     using R = decltype(fn());
-    std::packaged_task<R()> task(std::forward<F>(fn));
-    auto fut = task.get_future();
+    // The posted closure owns the task: if the loop stops before running it, destroying the
+    // closure breaks the promise and the caller's get() throws instead of waiting forever.
+    auto task = std::make_shared<std::packaged_task<R()>>(std::forward<F>(fn));
+    auto fut = task->get_future();
     {
       std::lock_guard lk(mu);
       if (stop) throw Cancelled("link engine", "stopped");
-      posted.emplace_back([&task] { task(); });
+      posted.emplace_back([task] { (*task)(); });
     }
     wake();
     return fut.get();
@@ -270,13 +273,13 @@ struct Engine::Impl {
       }
       run_timers(now_ns());
       flush();
-      std::deque<std::function<void()>> work;
       {
         std::lock_guard lk(mu);
         if (stop) break;
-        work.swap(posted);
+        work.swap(posted);  // a member: a fresh deque would allocate on every wake-up
       }
       for (auto& w : work) w();
+      work.clear();
       flush();
       check_draining();
       arm_timer();

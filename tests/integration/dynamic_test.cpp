@@ -142,5 +142,9 @@ TEST(Dynamic, RenewedAndAddedAddressesAreReachable) {
   auto extra = Ipv4Addr::parse(net.substr(0, net.rfind('.') + 1) + "200");
   a.add_ip("eth0", IpAddr(extra), r.downstream_cidr()->prefix_len());
   EXPECT_TRUE(pings(b, IpAddr(extra)));
+  // Renewing the primary keeps the secondary (the kernel drops it with the old primary).
+  auto third = a.renew_ip("eth0");
+  EXPECT_TRUE(pings(b, IpAddr(third)));
+  EXPECT_TRUE(pings(b, IpAddr(extra)));
   EXPECT_THROW(a.renew_ip("nope"), NotFound);
 }
