@@ -89,6 +89,12 @@ class LabOpts {
     link_engine_ = e;
     return *this;
   }
+  // The filter of the per-node log files (log.hpp); default $PATCHBAY_LOG, else $RUST_LOG, else
+  // "info", read when the lab is created.
+  LabOpts& log_filter(std::string f) {
+    log_filter_ = std::move(f);
+    return *this;
+  }
 
   const std::optional<std::string>& label() const { return label_; }
   const std::optional<OutDir>& outdir() const { return outdir_; }
@@ -98,6 +104,7 @@ class LabOpts {
   std::chrono::milliseconds child_grace() const { return child_grace_; }
   const Ipv4Net& extended_public_v4() const { return extended_public_v4_; }
   std::optional<LinkEngine> link_engine() const { return link_engine_; }
+  const std::optional<std::string>& log_filter() const { return log_filter_; }
 
  private:
   std::optional<std::string> label_;
@@ -108,6 +115,7 @@ class LabOpts {
   std::chrono::milliseconds child_grace_{1000};
   Ipv4Net extended_public_v4_ = Ipv4Net::parse("11.0.0.0/8");
   std::optional<LinkEngine> link_engine_;
+  std::optional<std::string> log_filter_;
 };
 
 // The lab root namespace and its IX bridge (198.18.0.0/24, 2001:db8::/64).

@@ -5,6 +5,8 @@
 //   UniqueFd s = dev.socket(AF_INET, SOCK_STREAM);     // created inside, usable anywhere
 //   auto t = dev.spawn([](Device d) -> asio::awaitable<int> { co_return 1; });  // io thread
 //   Output o = dev.output(Command("ip").args({"addr"}));
+//   dev.log(log::Level::Info, "app", "started", {{"port", 4433}});   // device.<name>.tracing.*
+//   dev.emit_event("Connected", {{"peer", "relay"}});                   // + device.<name>.events.jsonl
 //
 // Handles are cheap copyable values that refer to a node by id; they do not own it. Once the node
 // is removed or the lab destroyed every operation throws patchbay::Removed, except name() and id().
@@ -12,6 +14,7 @@
 // idle node costs file descriptors, not threads.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +29,7 @@
 
 #include "patchbay/exec.hpp"
 #include "patchbay/fd.hpp"
+#include "patchbay/log.hpp"
 #include "patchbay/net.hpp"
 #include "patchbay/reflector.hpp"
 #include "patchbay/types.hpp"
@@ -92,6 +96,16 @@ class Node {
 
   // UDP or TCP reflector answering "OBSERVED <peer>"; returns once bound; stops with the guard.
   ReflectorGuard spawn_reflector(SocketAddr bind, Proto proto = Proto::Udp);
+
+  // <run_dir>/<kind>.<name>.<suffix> ("device.client.qlog"), name sanitised as the log files are;
+  // nullopt without an output directory and for the IX. Creates nothing.
+  std::optional<std::filesystem::path> filepath(std::string_view suffix) const;
+  // A log record / timeline event (log.hpp) in this node's files, from any thread, carrying the
+  // calling thread's spans. Never throws: once the node or the lab is gone, records reach only
+  // the console.
+  void log(log::Level level, std::string_view target, std::string_view msg, log::Fields fields = {}) const;
+  void emit_event(std::string_view kind, log::Fields fields = {}) const;  // "patchbay::_events::<kind>"
+  void emit_event(std::string_view target_prefix, std::string_view kind, log::Fields fields = {}) const;
 
  protected:
   friend struct detail::ReflectorAccess;

@@ -10,6 +10,7 @@
 //   }
 #pragma once
 
+#include "patchbay/consts.hpp"
 #include "patchbay/device.hpp"
 #include "patchbay/error.hpp"
 #include "patchbay/events.hpp"
@@ -18,6 +19,7 @@
 #include "patchbay/firewall.hpp"
 #include "patchbay/lab.hpp"
 #include "patchbay/link.hpp"
+#include "patchbay/log.hpp"
 #include "patchbay/nat.hpp"
 #include "patchbay/nat64.hpp"
 #include "patchbay/net.hpp"

@@ -1,19 +1,27 @@
-// The `patchbay` command line (SPEC 15.10). Flag parsing only; the work is in src/runner.
+// The `patchbay` command line (SPEC 15.10). Flag parsing only; the work is in src/runner and src/server.
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 environment error, 130 interrupted.
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "patchbay/error.hpp"
+#include "patchbay/log.hpp"
 #include "patchbay/types.hpp"
 #include "patchbay/userns.hpp"
 #include "runner/commands.hpp"
 #include "runner/duration.hpp"
+#include "runner/fmt_log.hpp"
+#include "runner/interrupt.hpp"
 #include "runner/phase.hpp"
+#include "server/command.hpp"
 
 namespace pr = patchbay::runner;
+namespace ps = patchbay::server;
 
 namespace {
 
@@ -26,6 +34,31 @@ int enter_userns() {
     std::cerr << "patchbay: " << e.what() << "\n";
     return 3;
   }
+}
+
+// `run --open` / `run --bind`: the devtools server on the work dir while the sims run. Started
+// after enter_userns() (which needs a process without threads). With --open it keeps serving
+// after the run until Ctrl-C; the exit code stays the run's.
+int run_with_devtools(const pr::RunOptions& ro, const std::string& bind, bool open) {
+  if (!open && bind.empty()) return pr::run_command(ro);
+  std::unique_ptr<ps::Server> web;
+  try {
+    web = ps::serve_in_background(ro.work_dir, bind.empty() ? std::string(ps::kDefaultBind) : bind);
+  } catch (const ps::BindError& e) {
+    std::cerr << "patchbay: " << e.what() << "\n";
+    return 3;
+  } catch (const patchbay::InvalidArgument& e) {
+    std::cerr << "patchbay: run: " << e.what() << "\n";
+    return 2;
+  }
+  std::cerr << "patchbay: " << web->url() << "\n";
+  if (open) ps::open_in_browser(web->url(), std::cerr);
+  int rc = pr::run_command(ro);
+  if (open && (rc == 0 || rc == 1)) {
+    std::cerr << "run finished; server still running (Ctrl-C to exit)\n";
+    while (!pr::interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return rc;
 }
 
 }  // namespace
@@ -52,6 +85,11 @@ int main(int argc, char** argv) {
   run->add_option("--link-engine", engine, "userspace (default) or netem")
       ->check(CLI::IsMember({"userspace", "netem"}));
   run->add_flag("--json", ro.json, "print manifest.json on stdout instead of the summary table");
+  bool run_open = false;
+  std::string run_bind;
+  run->add_flag("--open", run_open,
+                "serve the work dir (devtools UI) and open a browser; serve on after the run");
+  run->add_option("--bind", run_bind, "devtools server address while the sims run (default 127.0.0.1:7421)");
 
   pr::RunOptions po;
   std::string p_root;
@@ -71,6 +109,15 @@ int main(int argc, char** argv) {
   insp->add_option("--work-dir", io.work_dir, "where inspect/<prefix>.json is written")
       ->capture_default_str();
 
+  ps::ServeOptions so;
+  std::string serve_dir;
+  auto* serve = app.add_subcommand("serve", "serve a work dir or outdir of runs to the devtools UI");
+  serve->add_option("outdir", serve_dir, "directory of runs (default .patchbay-work)");
+  serve->add_flag("--testdir", so.testdir, "serve $PATCHBAY_OUTDIR (where tests' labs write)");
+  serve->add_option("--bind", so.bind, "address to listen on; port 0 picks a free port")
+      ->capture_default_str();
+  serve->add_flag("--open", so.open, "open the UI in a browser (xdg-open)");
+
   pr::RunInOptions rio;
   std::string inspect_id;
   auto* runin =
@@ -82,6 +129,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   runin->add_option("cmd", rio.argv, "command and arguments (after --)")->required();
 
+  pr::FmtLogOptions flo;
+  auto* fmtlog = app.add_subcommand("fmt-log", "render .tracing.jsonl log lines as ANSI text");
+  fmtlog->add_option("input", flo.input, "FILE, DIR (with -r) or - for stdin (default)");
+  fmtlog->add_flag("-f,--follow", flo.follow, "keep printing lines appended to FILE");
+  fmtlog->add_flag("-r,--recursive", flo.recursive,
+                   "write X.tracing.log next to every X.tracing.jsonl in DIR");
+  fmtlog->add_flag("--no-color", flo.no_color, "plain text without ANSI escape codes");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -90,6 +145,11 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (*fmtlog) return pr::fmt_log_command(flo);
+    // Library log records on stderr: warnings and errors unless PATCHBAY_LOG / RUST_LOG ask for more.
+    const char* pl = std::getenv("PATCHBAY_LOG");
+    const char* rl = std::getenv("RUST_LOG");
+    patchbay::log::init_console((pl && *pl) || (rl && *rl) ? "" : "warn");
     if (*run) {
       if (!project_root.empty()) ro.project_root = project_root;
       if (!timeout.empty()) ro.timeout = pr::parse_duration(timeout, "--timeout");
@@ -98,7 +158,7 @@ int main(int argc, char** argv) {
         ro.link_engine =
             engine == "netem" ? patchbay::LinkEngine::KernelNetem : patchbay::LinkEngine::Userspace;
       if (int rc = enter_userns()) return rc;
-      return pr::run_command(ro);
+      return run_with_devtools(ro, run_bind, run_open);
     }
     if (*prep) {
       if (!p_root.empty()) po.project_root = p_root;
@@ -108,6 +168,10 @@ int main(int argc, char** argv) {
     if (*insp) {
       if (int rc = enter_userns()) return rc;
       return pr::inspect_command(io);
+    }
+    if (*serve) {
+      if (!serve_dir.empty()) so.outdir = serve_dir;
+      return ps::serve_command(so);
     }
     if (*runin) {
       if (!inspect_id.empty()) rio.inspect = inspect_id;

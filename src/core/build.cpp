@@ -92,6 +92,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     }
     NodeId id{next_id_};
     r = std::make_shared<RouterRec>(NodeKind::Router, id, cfg.name);
+    r->log = make_node_log(NodeKind::Router, cfg.name);
     r->lan_switch = NodeId{next_id_ + 1};
     r->ns_label = "lab" + std::to_string(seq_) + "-r" + std::to_string(id.value);
     r->upstream = cfg.upstream;
@@ -345,6 +346,7 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
+  if (r->log) r->log->close();
   stop_ra(*r);
   stop_nat64(*r);
   detach_router_links(*r);
@@ -394,6 +396,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     }
     NodeId id{next_id_};
     d = std::make_shared<DeviceRec>(NodeKind::Device, id, cfg.name);
+    d->log = make_node_log(NodeKind::Device, cfg.name);
     d->ns_label = "lab" + std::to_string(seq_) + "-d" + std::to_string(id.value);
     d->default_if = default_if;
     d->mtu = cfg.mtu;
@@ -525,6 +528,7 @@ void LabCore::remove_device(NodeId id) {
   std::lock_guard nlk(d->mu);
   terminate_children(d->id);
   d->stop_workers();
+  if (d->log) d->log->close();
   detach_device_links(*d);
   for (auto& [rt, port] : ports) {
     try {

@@ -357,12 +357,25 @@ nlohmann::json ip_json(const std::optional<IpAddr>& ip) {
   return ip ? nlohmann::json(ip->to_string()) : nlohmann::json(nullptr);
 }
 
+constexpr std::string_view kDnsTarget = "patchbay::dns";
+
+// An info record for a DNS change: in the device's files, or (lab-wide, sink null) only on the
+// console. `name` empty = the nameserver changed.
+void log_dns(log::detail::NodeSink* sink, const std::string& name, const std::string& ip) {
+  if (!log::detail::wants(sink, log::Level::Info, kDnsTarget)) return;
+  if (name.empty())
+    log::detail::write(sink, log::Level::Info, kDnsTarget, "nameserver changed", {{"ip", ip}});
+  else
+    log::detail::write(sink, log::Level::Info, kDnsTarget, "hosts entry set", {{"name", name}, {"ip", ip}});
+}
+
 }  // namespace
 
 void Lab::dns_entry(std::string name, IpAddr ip) {
   auto& c = live_core(core_);
   c.dns().add_lab_entry(name, ip);
   c.bus().publish("dns_changed", {{"device", nullptr}, {"name", name}, {"ip", ip.to_string()}});
+  log_dns(nullptr, name, ip.to_string());
 }
 
 std::optional<IpAddr> Lab::resolve(std::string_view name) const {
@@ -373,6 +386,7 @@ void Lab::set_nameserver(IpAddr ip) {
   auto& c = live_core(core_);
   c.dns().set_lab_nameserver(ip);
   c.bus().publish("dns_changed", {{"device", nullptr}, {"name", nullptr}, {"ip", ip.to_string()}});
+  log_dns(nullptr, "", ip.to_string());
 }
 
 void Device::dns_entry(std::string name, IpAddr ip) {
@@ -380,6 +394,7 @@ void Device::dns_entry(std::string name, IpAddr ip) {
   auto r = rec();
   c->dns().add_device_entry(r->id, name, ip);
   c->bus().publish("dns_changed", {{"device", r->name}, {"name", name}, {"ip", ip.to_string()}});
+  log_dns(r->log.get(), name, ip.to_string());
 }
 
 std::optional<IpAddr> Device::resolve(std::string_view name) const {
@@ -393,6 +408,7 @@ void Device::set_nameserver(std::optional<IpAddr> ip) {
   auto r = rec();
   c->dns().set_device_nameserver(r->id, ip);
   c->bus().publish("dns_changed", {{"device", r->name}, {"name", nullptr}, {"ip", ip_json(ip)}});
+  log_dns(r->log.get(), "", ip ? ip->to_string() : "lab-wide");
 }
 
 }  // namespace patchbay

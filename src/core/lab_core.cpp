@@ -3,10 +3,12 @@
 
 #include <unistd.h>
 
+#include <iostream>
 #include <random>
 #include <regex>
 
 #include "core/ids.hpp"
+#include "patchbay/consts.hpp"
 #include "sys/sysctl.hpp"
 
 namespace patchbay::detail {
@@ -86,6 +88,18 @@ LabCore::LabCore(LabOpts opts)
       opts_.link_engine(LinkEngine::KernelNetem);
     else
       throw InvalidArgument("PATCHBAY_LINK_ENGINE", "expected 'userspace' or 'netem', got '" + e + "'");
+  }
+  // The filter of the per-node files, parsed once here: enabled() on a hot path only compares.
+  // A bad LabOpts::log_filter is the caller's error (also without an outdir, so it shows at once);
+  // a bad environment variable must not stop the lab.
+  if (opts_.outdir() || opts_.log_filter()) {
+    std::vector<std::string> errors;
+    const std::string spec = opts_.log_filter().value_or(log::detail::filter_from_env());
+    log_filter_ = std::make_shared<const log::detail::Filter>(log::detail::Filter::parse(spec, &errors));
+    if (!errors.empty() && opts_.log_filter())
+      throw InvalidArgument("lab '" + prefix_ + "': log_filter", "invalid directive " + errors.front());
+    for (const auto& e : errors)
+      std::cerr << "patchbay: lab '" << prefix_ << "': log filter: ignoring directive " << e << "\n";
   }
   // Before the first event (lab_created, in create_root) so events.jsonl starts at opid 0; a
   // directory that cannot be created fails the constructor here, before any namespace exists.
@@ -226,6 +240,9 @@ void LabCore::shutdown() {
   // Every event of the teardown (command_exited of the children above) is published by now: the
   // writer drains them and writes the final state.json ("stopped") before the namespaces go.
   if (writer_) writer_->stop();
+  // Then the per-node log files: a record racing with this is written before or dropped after.
+  for (auto& n : nodes)
+    if (n->log) n->log->close();
   // Closing the namespace fds lets the kernel destroy every interface, route and table in them.
   for (auto& n : nodes) {
     std::lock_guard lk(n->mu);
@@ -258,6 +275,13 @@ std::shared_ptr<Spawner> LabCore::spawner() {
     });
   }
   return spawner_;
+}
+
+std::shared_ptr<log::detail::NodeSink> LabCore::make_node_log(NodeKind kind, const std::string& name) const {
+  if (!writer_ || kind == NodeKind::Ix) return nullptr;  // the IX has no files (SPEC 13.1)
+  return std::make_shared<log::detail::NodeSink>(
+      writer_->dir(), kind == NodeKind::Router ? consts::kKindRouter : consts::kKindDevice, name,
+      log_filter_);
 }
 
 // ---- lookups ----

@@ -26,6 +26,7 @@
 #include "exec/spawner.hpp"
 #include "exec/worker.hpp"
 #include "link/engine.hpp"
+#include "log/sink.hpp"
 #include "nat/controller.hpp"
 #include "patchbay/lab.hpp"
 #include "sys/netlink.hpp"
@@ -71,6 +72,9 @@ struct NodeRec {
   std::mutex exec_mu;
   std::shared_ptr<SyncWorker> sw;
   std::unique_ptr<IoWorker> aw;
+  // The node's log files (log.hpp); null without an output directory and for the IX. Set at
+  // build, closed at removal and teardown; node threads hold it as their log context.
+  std::shared_ptr<log::detail::NodeSink> log;
 
   NodeRec(NodeKind k, NodeId i, std::string n) : kind(k), id(i), name(std::move(n)) {}
   virtual ~NodeRec() = default;
@@ -309,6 +313,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::string router_name(NodeId id) const;
 
   events::EventBus& bus() { return bus_; }
+  // A node's log files under the run directory; null without an output directory.
+  std::shared_ptr<log::detail::NodeSink> make_node_log(NodeKind kind, const std::string& name) const;
   // The resolved run directory (SPEC 13.1); nullopt when the lab writes no output.
   std::optional<std::filesystem::path> run_dir() const {
     return writer_ ? std::optional(writer_->dir()) : std::nullopt;
@@ -392,6 +398,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   // events.jsonl/state.json, only with an outdir. Declared before bus_ so the bus sink's target
   // outlives the bus; stopped by shutdown(), never reset before the destructor.
   std::unique_ptr<events::OutputWriter> writer_;
+  std::shared_ptr<const log::detail::Filter> log_filter_;  // of the per-node files, parsed once
   events::EventBus bus_;
   mutable std::mutex state_mu_;
   LabState state_;  // the reducer applied to every event (what state.json will hold)

@@ -27,6 +27,19 @@ nlohmann::json cond_json(const std::optional<LinkCondition>& c) {
   return c ? c->to_json() : nlohmann::json(nullptr);
 }
 
+constexpr std::string_view kLinkTarget = "patchbay::link";
+
+// "link condition changed" (info) in the node's files: a preset by name, a manual condition as
+// its JSON object text, "none" when cleared.
+void log_condition(log::detail::NodeSink* sink, const std::string& iface,
+                   const std::optional<LinkCondition>& c, LinkDirection dir) {
+  if (!log::detail::wants(sink, log::Level::Info, kLinkTarget)) return;
+  auto j = cond_json(c);
+  std::string text = j.is_null() ? "none" : j.is_string() ? j.get<std::string>() : j.dump();
+  log::detail::write(sink, log::Level::Info, kLinkTarget, "link condition changed",
+                     {{"iface", iface}, {"direction", to_string(dir)}, {"condition", std::move(text)}});
+}
+
 LinkCounters to_public(const link::DirectionCounters& c) {
   return LinkCounters{c.packets,    c.bytes,     c.drops_loss, c.drops_queue,     c.drops_memory,
                       c.duplicated, c.corrupted, c.reordered,  c.queue_high_water};
@@ -156,6 +169,7 @@ void LabCore::set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkC
   }
   emit("link_condition_changed",
        {{"device", d.name}, {"iface", i.name}, {"condition", cond_json(c)}, {"direction", to_string(dir)}});
+  log_condition(d.log.get(), i.name, c, dir);
 }
 
 void LabCore::set_uplink_condition(RouterRec& r, std::optional<LinkCondition> c, LinkDirection dir) {
@@ -170,11 +184,13 @@ void LabCore::set_uplink_condition(RouterRec& r, std::optional<LinkCondition> c,
   }
   emit("uplink_condition_changed",
        {{"router", r.name}, {"direction", to_string(dir)}, {"condition", cond_json(c)}});
+  log_condition(r.log.get(), r.wan_name, c, dir);
 }
 
 void LabCore::set_downlink_condition(RouterRec& r, std::optional<LinkCondition> c) {
   apply_downlink(r, c);
   emit("downlink_condition_changed", {{"router", r.name}, {"condition", cond_json(c)}});
+  log_condition(r.log.get(), r.lan_name, c, LinkDirection::Down);
 }
 
 void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c) {

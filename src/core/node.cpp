@@ -45,15 +45,16 @@ bool Node::alive() const {
 
 namespace {
 
-// The code every node thread runs first: enter the node's network namespace for good and, on a
-// device, its DNS overlay (mount namespace). The overlay is made here, on the caller's thread, so
-// a failure is reported by the call that started the thread; the thread drops its reference to
-// the namespace fd once inside.
+// The code every node thread runs first: take the node's log context, enter the node's network
+// namespace for good and, on a device, its DNS overlay (mount namespace). The overlay is made
+// here, on the caller's thread, so a failure is reported by the call that started the thread; the
+// thread drops its reference to the namespace fd once inside.
 std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
   std::weak_ptr<NodeRec> weak = r;
   auto mnt = std::make_shared<std::shared_ptr<const UniqueFd>>();
   if (r->kind == detail::NodeKind::Device) *mnt = c.dns().mount_ns(r->id);
-  return [weak, mnt] {
+  return [weak, mnt, sink = r->log] {
+    log::detail::set_thread_sink(sink);
     auto n = weak.lock();
     if (!n || !n->ns) throw Removed("node", "the node has been removed");
     sys::enter_netns(n->ns->fd.get());
@@ -61,7 +62,39 @@ std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
   };
 }
 
+// The node's log files, or null (no output directory, the IX, node or lab gone). Never throws.
+std::shared_ptr<log::detail::NodeSink> sink_of(const std::weak_ptr<LabCore>& lab, NodeId id) {
+  auto c = lab.lock();
+  if (!c || c->closing()) return nullptr;
+  auto r = c->node(id);
+  return r && r->alive ? r->log : nullptr;
+}
+
 }  // namespace
+
+std::optional<std::filesystem::path> Node::filepath(std::string_view suffix) const {
+  auto sink = sink_of(lab_, id_);
+  if (!sink) {
+    rec();  // Removed for a node or lab that is gone, like every other operation
+    return std::nullopt;
+  }
+  return sink->path(suffix);
+}
+
+void Node::log(log::Level level, std::string_view target, std::string_view msg, log::Fields fields) const {
+  auto sink = sink_of(lab_, id_);
+  log::detail::write(sink.get(), level, target, msg, fields);
+}
+
+void Node::emit_event(std::string_view kind, log::Fields fields) const {
+  emit_event("patchbay", kind, fields);
+}
+
+void Node::emit_event(std::string_view target_prefix, std::string_view kind, log::Fields fields) const {
+  auto sink = sink_of(lab_, id_);
+  log::detail::write(sink.get(), log::Level::Info, log::detail::event_target(target_prefix, kind), "",
+                     fields);
+}
 
 void Node::run_erased(const std::function<void()>& fn) {
   auto c = core();

@@ -25,6 +25,8 @@ namespace patchbay::detail {
 namespace {
 
 constexpr std::uint32_t kMaxLifetime = 9000;
+constexpr std::string_view kRaEventTarget = "patchbay::_events::RouterAdvertisement";
+constexpr std::string_view kRsEventTarget = "patchbay::_events::RouterSolicitation";
 
 void put16(std::vector<std::uint8_t>& b, std::uint16_t v) {
   b.push_back(static_cast<std::uint8_t>(v >> 8));
@@ -71,6 +73,9 @@ struct RaService {
   std::mutex mu;
   bool enabled = true;
   std::uint64_t interval = 30, lifetime = 1800;
+  // The RouterAdvertisement timeline events go to the router's files (SPEC 9.1).
+  std::shared_ptr<log::detail::NodeSink> log;
+  std::string ns, router, iface, src;
 
   std::vector<std::uint8_t> packet(std::uint64_t life) const {
     std::vector<std::uint8_t> b{ND_ROUTER_ADVERT, 0, 0, 0, 64, 0};
@@ -93,15 +98,25 @@ struct RaService {
   }
 
   void send(std::optional<std::uint64_t> life_override = std::nullopt) {
-    std::uint64_t life;
+    std::uint64_t life, iv;
     {
       std::lock_guard lk(mu);
       if (!enabled && !life_override) return;
       life = life_override.value_or(lifetime);
+      iv = interval;
     }
     auto pkt = packet(life);
     auto dst = sa6(Ipv6Addr::parse("ff02::1"), lan_ifindex);
-    ::sendto(sock.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+    if (::sendto(sock.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0)
+      return;
+    if (log::detail::wants(log.get(), log::Level::Info, kRaEventTarget))
+      log::detail::write(log.get(), log::Level::Info, kRaEventTarget, "",
+                         {{"ns", ns},
+                          {"router", router},
+                          {"iface", iface},
+                          {"src", src},
+                          {"lifetime_secs", std::min<std::uint64_t>(life, kMaxLifetime)},
+                          {"interval_secs", iv}});
   }
 
   void arm() {
@@ -120,6 +135,9 @@ struct RaService {
     char buf[1500];
     while (::recv(sock.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
       // An RS: answer at once (SPEC: within 100 ms).
+      if (log::detail::wants(log.get(), log::Level::Debug, "patchbay::ra"))
+        log::detail::write(log.get(), log::Level::Debug, "patchbay::ra", "router solicitation received",
+                           {{"iface", iface}});
       send();
     }
   }
@@ -136,6 +154,11 @@ void LabCore::ensure_ra(RouterRec& r) {
   s->enabled = r.ra_enabled;
   s->interval = r.ra_interval;
   s->lifetime = r.ra_lifetime;
+  s->log = r.log;
+  s->ns = r.ns_label;
+  s->router = r.name;
+  s->iface = r.lan_name;
+  s->src = r.lan_ll6->to_string();
   setup_->in_netns(r.ns->fd.get(), [&] {
     s->sock = nd_socket(*r.lan_ll6, r.lan_ifindex, s->what);
     icmp6_filter f;
@@ -221,6 +244,15 @@ void LabCore::send_rs(DeviceRec& d, const IfaceRec& i) {
     if (::sendto(s.get(), rs.data(), rs.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0)
       sys::throw_errno(d.describe(), "send router solicitation on " + i.name);
   });
+  if (log::detail::wants(d.log.get(), log::Level::Info, kRsEventTarget)) {
+    auto rt = router(i.router);
+    log::detail::write(d.log.get(), log::Level::Info, kRsEventTarget, "",
+                       {{"ns", d.ns_label},
+                        {"device", d.name},
+                        {"iface", i.name},
+                        {"dst", "ff02::2"},
+                        {"router_ll", rt && rt->lan_ll6 ? rt->lan_ll6->to_string() : std::string()}});
+  }
 }
 
 bool LabCore::has_ra_default_route(DeviceRec& d, const IfaceRec& i) {

@@ -59,7 +59,7 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n, const std::string& also) {
   });
   // The controller must hold the queue before the rule that feeds it exists.
   if (!r.nat_attached) {
-    nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip);
+    nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip, r.log);
     r.nat_attached = true;
   } else {
     nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);

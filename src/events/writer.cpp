@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "patchbay/consts.hpp"
 #include "patchbay/error.hpp"
 
 namespace patchbay::events {
@@ -23,24 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kEventsFile = "events.jsonl";
-constexpr const char* kStateFile = "state.json";
-constexpr const char* kStateTmpFile = "state.json.tmp";
 constexpr auto kStateInterval = std::chrono::seconds(1);
 
 std::string quoted(const fs::path& p) {
   return "'" + p.string() + "'";
-}
-
-// A label may hold '/', ".." or spaces; the run directory must stay one component under base.
-std::string sanitize_component(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok) c = '_';
-  }
-  return out;
 }
 
 std::string local_stamp(std::chrono::system_clock::time_point now) {
@@ -88,7 +75,8 @@ fs::path claim_run_dir(const OutDir& out, std::string_view name, std::chrono::sy
                        const std::string& context) {
   make_dirs(out.path(), context);
   if (!out.is_nested()) return out.path();
-  const std::string stem = local_stamp(now) + "-" + sanitize_component(name);
+  // A label may hold '/', ".." or spaces; the run directory must stay one component under base.
+  const std::string stem = local_stamp(now) + "-" + util::sanitize_for_path_component(name);
   // mkdir is the claim: two labs started in the same second, even in different processes, never
   // share a directory, which an exists() check followed by create could not promise.
   for (unsigned n = 0;; ++n) {
@@ -101,7 +89,7 @@ fs::path claim_run_dir(const OutDir& out, std::string_view name, std::chrono::sy
 OutputWriter::OutputWriter(const OutDir& out, std::string_view name, std::string context)
     : context_(std::move(context)),
       dir_(claim_run_dir(out, name, std::chrono::system_clock::now(), context_ + ": outdir")) {
-  fs::path events = dir_ / kEventsFile;
+  fs::path events = dir_ / consts::kEventsJsonl;
   events_fd_.reset(::open(events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!events_fd_) throw_errno(context_ + ": outdir", events, "open", errno);
   thread_ = std::thread([this] { run(); });
@@ -182,11 +170,11 @@ void OutputWriter::write_events(const std::deque<LabEvent>& batch) {
   // One write per batch: with O_APPEND a line is never interleaved with another writer's, and
   // write(2) puts it in the page cache where every reader sees it. No fsync: readers need
   // visibility, not crash durability, and an fsync per event would stall on slow disks.
-  if (!write_all(events_fd_.get(), text)) report(dir_ / kEventsFile, "write", errno);
+  if (!write_all(events_fd_.get(), text)) report(dir_ / consts::kEventsJsonl, "write", errno);
 }
 
 void OutputWriter::write_state() {
-  const fs::path tmp = dir_ / kStateTmpFile;
+  const fs::path tmp = dir_ / consts::kStateJsonTmp;
   const std::string text =
       state_.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -194,7 +182,8 @@ void OutputWriter::write_state() {
   if (!write_all(fd.get(), text)) return report(tmp, "write", errno);
   if (::close(fd.release()) != 0) return report(tmp, "close", errno);
   // rename is atomic: a reader sees the previous state.json or this one, never half of one.
-  if (::rename(tmp.c_str(), (dir_ / kStateFile).c_str()) != 0) report(dir_ / kStateFile, "rename", errno);
+  if (::rename(tmp.c_str(), (dir_ / consts::kStateJson).c_str()) != 0)
+    report(dir_ / consts::kStateJson, "rename", errno);
 }
 
 void OutputWriter::report(const fs::path& file, std::string_view step, int err) {

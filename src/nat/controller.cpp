@@ -15,6 +15,11 @@ namespace patchbay::nat {
 namespace {
 
 constexpr std::uint64_t kPortPurpose = 0x4e41545f504f5254ULL;  // "NAT_PORT"
+constexpr std::string_view kNatTarget = "patchbay::nat";
+
+std::string endpoint(const Ipv4Addr& ip, std::uint16_t port) {
+  return ip.to_string() + ":" + std::to_string(port);
+}
 
 struct Tuple {
   std::uint8_t proto = 0;  // IPPROTO_UDP / IPPROTO_TCP
@@ -61,6 +66,7 @@ struct Controller::Router {
   Ipv4Addr wan;
   std::uint64_t rng;
   ControllerStats stats;
+  std::shared_ptr<log::detail::NodeSink> log;
 
   std::uint64_t next_random() {
     rng += 0x9E3779B97F4A7C15ULL;
@@ -80,14 +86,15 @@ Controller::~Controller() {
 }
 
 void Controller::attach(NodeId router, sys::NfQueue queue, sys::NfnlSocket nfnl, const NatConfig& cfg,
-                        Ipv4Addr wan) {
+                        Ipv4Addr wan, std::shared_ptr<log::detail::NodeSink> log) {
   auto r = std::make_unique<Router>(Router{router,
                                            std::move(queue),
                                            std::move(nfnl),
                                            cfg,
                                            wan,
                                            core::seed3(seed_, router.value, kPortPurpose),
-                                           {}});
+                                           {},
+                                           std::move(log)});
   Router* raw = r.get();
   int fd = raw->queue.fd();
   {
@@ -190,6 +197,9 @@ void Controller::handle(Router& r, const sys::NfQueue::Packet& p) {
   }
   if (!eport) {
     ++r.stats.exhausted;
+    if (log::detail::wants(r.log.get(), log::Level::Warn, kNatTarget))
+      log::detail::write(r.log.get(), log::Level::Warn, kNatTarget, "no free external port, packet dropped",
+                         {{"proto", proto}, {"internal", endpoint(t->src, t->sport)}});
     r.queue.verdict(p.id, NF_DROP);
     return;
   }
@@ -201,6 +211,14 @@ void Controller::handle(Router& r, const sys::NfQueue::Packet& p) {
                      timeout);
   ++r.stats.mappings;
   r.queue.verdict(p.id, NF_ACCEPT);
+  // After the verdict: the packet is not held while the record is written.
+  if (log::detail::wants(r.log.get(), log::Level::Debug, kNatTarget))
+    log::detail::write(r.log.get(), log::Level::Debug, kNatTarget, "new mapping",
+                       {{"proto", proto},
+                        {"internal", endpoint(t->src, t->sport)},
+                        {"external", endpoint(r.wan, *eport)},
+                        {"remote", endpoint(t->dst, t->dport)},
+                        {"preserved", *eport == t->sport && c.port_preservation}});
 }
 
 }  // namespace patchbay::nat

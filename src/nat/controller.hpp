@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "exec/event_loop.hpp"
+#include "log/sink.hpp"
 #include "patchbay/nat.hpp"
 #include "patchbay/types.hpp"
 #include "sys/nfnl.hpp"
@@ -41,8 +42,10 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Takes over a router's queue and netfilter socket (both opened inside its namespace).
-  void attach(NodeId router, sys::NfQueue queue, sys::NfnlSocket nfnl, const NatConfig& cfg, Ipv4Addr wan);
+  // Takes over a router's queue and netfilter socket (both opened inside its namespace). Mapping
+  // decisions are logged (debug, target "patchbay::nat") to `log`, the router's files (may be null).
+  void attach(NodeId router, sys::NfQueue queue, sys::NfnlSocket nfnl, const NatConfig& cfg, Ipv4Addr wan,
+              std::shared_ptr<log::detail::NodeSink> log = nullptr);
   void reconfigure(NodeId router, const NatConfig& cfg, Ipv4Addr wan);
   void detach(NodeId router);
   ControllerStats stats(NodeId router) const;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "patchbay/consts.hpp"
 #include "patchbay/error.hpp"
 #include "runner/interrupt.hpp"
 
@@ -16,14 +17,23 @@ namespace patchbay::runner {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr std::string_view kEventPrefix = "patchbay::runner";
+
+}  // namespace
+
 StepProcess::StepProcess(Device& dev, Command cmd, const fs::path& sim_dir, const std::string& id,
                          std::unique_ptr<StreamCapturer> capturer, Console& console)
-    : capturer_(std::move(capturer)), console_(console) {
-  const std::string base = "device." + dev.name() + "." + id;
-  out_log_ = sim_dir / (base + ".stdout.log");
-  err_log_ = sim_dir / (base + ".stderr.log");
+    : dev_(dev), step_id_(id), capturer_(std::move(capturer)), console_(console) {
+  const std::string step = dev.name() + "." + id;
+  out_log_ = sim_dir / consts::node_file(consts::kKindDevice, step, consts::kStdoutLogExt);
+  err_log_ = sim_dir / consts::node_file(consts::kKindDevice, step, consts::kStderrLogExt);
   cmd.std_out(Stdio::piped()).std_err(Stdio::piped()).std_in(Stdio::null());
+  const std::string cmdline = cmd.to_string();
   child_ = dev.spawn_command(std::move(cmd));
+  dev_.emit_event(kEventPrefix, "CommandStarted",
+                  {{"device", dev.name()}, {"step_id", id}, {"cmd", cmdline}});
   pid_ = child_.pid();
   out_fd_ = child_.take_stdout();
   err_fd_ = child_.take_stderr();
@@ -107,6 +117,7 @@ std::optional<ExitStatus> StepProcess::wait_until(std::chrono::steady_clock::tim
     auto slice = std::min(left, std::chrono::milliseconds(100));
     if (auto st = child_.wait_for(slice)) {
       status_ = *st;
+      completed();
       drain();
       return status_;
     }
@@ -127,10 +138,25 @@ ExitStatus StepProcess::terminate(std::chrono::milliseconds grace) {
     child_.kill();
     status_ = child_.wait();
   }
+  completed();
   // The rest of the group may outlive the leader briefly; make sure nothing keeps running.
   if (pid_ > 0) ::kill(-pid_, SIGKILL);
   drain();
   return *status_;
+}
+
+void StepProcess::completed() {
+  // A process killed by a signal gets the shell's 128 + signal, plus the signal itself.
+  const std::int64_t code = status_->code ? *status_->code : 128 + status_->signal.value_or(0);
+  if (status_->signal)
+    dev_.emit_event(kEventPrefix, "CommandCompleted",
+                    {{"device", dev_.name()},
+                     {"step_id", step_id_},
+                     {"exit_code", code},
+                     {"signal", static_cast<std::int64_t>(*status_->signal)}});
+  else
+    dev_.emit_event(kEventPrefix, "CommandCompleted",
+                    {{"device", dev_.name()}, {"step_id", step_id_}, {"exit_code", code}});
 }
 
 }  // namespace patchbay::runner

@@ -1,5 +1,7 @@
 // A program started by a `run` or `spawn` step: its output goes line by line to the step's log
-// files, to its captures and (with -v) to the console; the sim deadline can interrupt it.
+// files, to its captures and (with -v) to the console; the sim deadline can interrupt it. Its
+// start and end are CommandStarted / CommandCompleted timeline events in the device's
+// events file (SPEC 13.5).
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +45,10 @@ class StepProcess {
  private:
   void reader(int fd, bool is_stderr, std::string device);
   void drain();
+  void completed();  // status_ was just set: the CommandCompleted event
+
+  Device dev_;
+  std::string step_id_;
 
   Child child_;
   pid_t pid_ = -1;

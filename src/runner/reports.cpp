@@ -3,12 +3,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <tuple>
 #include <vector>
 
+#include "events/run_files.hpp"
 #include "patchbay/error.hpp"
 #include "runner/files.hpp"
 #include "runner/phase.hpp"
@@ -32,68 +30,6 @@ json opt(const std::optional<std::string>& s) {
 
 }  // namespace
 
-// SPEC 14.1, in its order; content checks look at the first 16 KiB.
-std::string log_kind(const fs::path& file) {
-  const std::string name = file.filename().string();
-  if (name == "events.jsonl") return "lab_events";
-  if (name.ends_with(".tracing.jsonl")) return "tracing_jsonl";
-  if (name.ends_with(".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
-  std::ifstream f(file, std::ios::binary);
-  std::string head(16384, '\0');
-  f.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(f.gcount()));
-  if (!head.empty() && head[0] == '\x1e') {  // JSON text sequence (RFC 7464)
-    auto rec = json::parse(head.substr(1, head.find('\x1e', 1) - 1), nullptr, false);
-    if (rec.is_object() && rec.value("file_schema", "").find("qlog:file") != std::string::npos) return "qlog";
-  }
-  // Complete lines only: the 16 KiB cut may end inside one.
-  std::vector<std::string> lines;
-  std::size_t start = 0, nl;
-  while ((nl = head.find('\n', start)) != std::string::npos) {
-    if (nl > start) lines.push_back(head.substr(start, nl - start));
-    start = nl + 1;
-  }
-  if (lines.empty() && start < head.size()) lines.push_back(head.substr(start));
-  bool all_json = !lines.empty();
-  for (auto& l : lines) {
-    auto j = json::parse(l, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      all_json = false;
-      break;
-    }
-  }
-  if (all_json) {
-    auto first = json::parse(lines.front(), nullptr, false);
-    if (first.contains("timestamp") && first.contains("level") && first.contains("target"))
-      return "tracing_jsonl";
-  }
-  if (name.ends_with(".jsonl") || (all_json && lines.size() > 1)) return "jsonl";
-  if (name.ends_with(".json") || !json::parse(head, nullptr, false).is_discarded()) return "json";
-  if (head.find("\x1b[") != std::string::npos) return "ansi_text";
-  return "text";
-}
-
-json list_logs(const fs::path& dir) {
-  std::vector<std::tuple<std::string, std::string, std::string>> rows;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) {
-    if (!e.is_regular_file() || e.file_size() == 0) continue;
-    std::string name = e.path().filename().string();
-    std::string node = "_run";
-    for (std::string_view kind : {"device.", "router."}) {
-      if (name.rfind(kind, 0) == 0) {
-        auto rest = name.substr(kind.size());
-        node = rest.substr(0, rest.find('.'));
-      }
-    }
-    rows.emplace_back(node, log_kind(e.path()), name);
-  }
-  std::sort(rows.begin(), rows.end());
-  json out = json::array();
-  for (auto& [node, kind, path] : rows) out.push_back({{"node", node}, {"kind", kind}, {"path", path}});
-  return out;
-}
-
 void write_json_atomic(const fs::path& path, const json& j) {
   write_file_atomic(path, j.dump(2) + "\n");
 }
@@ -116,7 +52,7 @@ void write_sim_json(const SimOutcome& o, const json& setup) {
             {"error", err}};
   // sim.json lists itself too, so write once to exist, then with the final listing.
   write_json_atomic(o.sim_dir / "sim.json", j);
-  j["logs"] = list_logs(o.sim_dir);
+  j["logs"] = events::list_logs(o.sim_dir);
   write_json_atomic(o.sim_dir / "sim.json", j);
 }
 

@@ -13,11 +13,6 @@
 
 namespace patchbay::runner {
 
-// Every non-empty regular file at the top level of a run directory as {node, kind, path},
-// ordered by (node, kind, path); kinds and nodes as SPEC 14.1.
-nlohmann::json list_logs(const std::filesystem::path& dir);
-std::string log_kind(const std::filesystem::path& file);
-
 void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& j);
 void write_sim_json(const SimOutcome& o, const nlohmann::json& setup);
 

@@ -1,0 +1,39 @@
+// The body of `GET /api/runs/{run}/events` (SPEC 14.1) as server-sent events: every event line
+// of events.jsonl with opid > `after` (all of them without `after`), first the history, then
+// whatever complete lines are appended, each as "id: <opid>\ndata: <line>\n\n".
+//
+//   EventStream s(run_dir / "events.jsonl", after);
+//   std::string out;
+//   s.read(out);      // call again after the file grew; never repeats or skips a line
+//
+// Lines that are not JSON objects with an unsigned `opid` are not events and are skipped; the
+// line is sent verbatim (it is already one JSON document on one line).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/line_tail.hpp"
+
+namespace patchbay::server {
+
+// The opid of an events.jsonl line; nullopt when the line is not an event.
+std::optional<std::uint64_t> event_opid(std::string_view line);
+
+class EventStream {
+ public:
+  EventStream(std::filesystem::path events_file, std::optional<std::uint64_t> after);
+  // Appends the messages for the lines appended since the last call; returns how many.
+  std::size_t read(std::string& out);
+  // Byte offset in events.jsonl just after the last complete line read.
+  std::uint64_t offset() const { return tail_.offset(); }
+
+ private:
+  LineTail tail_;
+  std::optional<std::uint64_t> after_;
+};
+
+}  // namespace patchbay::server

@@ -1,0 +1,106 @@
+// One selected run: its reduced state (state.json, then every later event over SSE through the
+// SPEC 13.3 reducer), its log listing, and listeners for the views.
+
+import { api, HttpError, subscribeEvents, type LogFile } from "./api";
+import { applyEvent, emptyState, stateFromJson, type LabEvent, type LabState } from "./reducer";
+
+type Listener = () => void;
+
+export class RunSession {
+  state: LabState = emptyState();
+  stateLoaded = false;
+  ready = false; // state.json answered (or is known to be missing)
+  error: string | null = null;
+  logs: LogFile[] = [];
+  private lastOpid = -1;
+  private closeEvents: (() => void) | null = null;
+  private stateListeners = new Set<Listener>();
+  private eventListeners = new Set<(ev: LabEvent) => void>();
+  private logListeners = new Set<Listener>();
+  private disposed = false;
+  private logsTimer: number | undefined;
+
+  constructor(readonly run: string) {}
+
+  async start(): Promise<void> {
+    // state.json first (it carries the writer's "stopped", which no event does), then the events
+    // after its opid; without state.json the whole history is reduced from opid 0.
+    let after: number | null = null;
+    try {
+      const st = stateFromJson(await api.state(this.run));
+      if (this.disposed) return;
+      this.state = st;
+      this.lastOpid = st.opid;
+      this.stateLoaded = true;
+      after = st.opid;
+    } catch (e) {
+      if (!(e instanceof HttpError && e.status === 404)) this.error = String(e);
+    }
+    if (this.disposed) return;
+    this.ready = true;
+    this.notifyState();
+    this.closeEvents = subscribeEvents(this.run, after, (ev) => this.onEvent(ev));
+    void this.refreshLogs();
+    this.logsTimer = window.setInterval(() => {
+      if (this.state.status !== "stopped" || this.logs.length === 0) void this.refreshLogs();
+    }, 4000);
+  }
+
+  private onEvent(ev: LabEvent): void {
+    if (ev.opid <= this.lastOpid) return; // replayed after a reconnect, or already in state.json
+    this.lastOpid = ev.opid;
+    const status = this.state.status;
+    applyEvent(this.state, ev);
+    // The reducer sets "running" on lab_created; a replay must not undo the writer's "stopped".
+    if (status === "stopped" && ev.kind === "lab_created" && this.stateLoaded) this.state.status = status;
+    this.stateLoaded = true;
+    for (const l of this.eventListeners) l(ev);
+    this.notifyState();
+  }
+
+  // The run list reports the status from state.json; "stopped" is never an event.
+  setStatus(status: string | null): void {
+    if (status && status !== this.state.status) {
+      this.state.status = status;
+      this.notifyState();
+    }
+  }
+
+  async refreshLogs(): Promise<void> {
+    try {
+      const logs = await api.logs(this.run);
+      if (this.disposed) return;
+      const changed = JSON.stringify(logs) !== JSON.stringify(this.logs);
+      this.logs = logs;
+      if (changed) for (const l of this.logListeners) l();
+    } catch {
+      // The listing is refreshed again later; a run directory that vanished shows no files.
+    }
+  }
+
+  onState(l: Listener): () => void {
+    this.stateListeners.add(l);
+    return () => this.stateListeners.delete(l);
+  }
+  onEventApplied(l: (ev: LabEvent) => void): () => void {
+    this.eventListeners.add(l);
+    return () => this.eventListeners.delete(l);
+  }
+  onLogs(l: Listener): () => void {
+    this.logListeners.add(l);
+    return () => this.logListeners.delete(l);
+  }
+
+  private notifyState(): void {
+    for (const l of this.stateListeners) l();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.closeEvents?.();
+    window.clearInterval(this.logsTimer);
+    this.stateListeners.clear();
+    this.eventListeners.clear();
+    this.logListeners.clear();
+  }
+}
