@@ -28,7 +28,8 @@ SocketAddr probe_udp(SocketAddr reflector, milliseconds timeout = milliseconds(5
 SocketAddr udp_roundtrip(SocketAddr reflector, std::optional<SocketAddr> bind = std::nullopt);
 // One UDP round trip time.
 std::chrono::microseconds udp_rtt(SocketAddr reflector, milliseconds timeout = milliseconds(2000));
-// Median of n round trips after `warmup` unmeasured ones (which also warm ARP/ND).
+// Median of n round trips after `warmup` unmeasured ones (which also warm ARP/ND). InvalidArgument
+// for n < 1.
 std::chrono::microseconds udp_rtt_median(SocketAddr reflector, int n = 5, int warmup = 3);
 
 struct SendRecvCount {

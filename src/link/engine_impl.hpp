@@ -175,6 +175,7 @@ struct Engine::Impl {
   sys::SetupThread& setup;
   Engine::Seeder seed;
   UniqueFd ep, evfd, tfd;
+  Source wake_source, timer_source;  // epoll tags of evfd and tfd (never read as sources)
   std::thread thread;
   std::mutex mu;
   std::deque<std::function<void()>> posted;
@@ -200,8 +201,8 @@ struct Engine::Impl {
     evfd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     tfd.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (!ep || !evfd || !tfd) sys::throw_errno("link engine", "epoll/eventfd/timerfd");
-    add_fd(evfd.get(), nullptr);
-    add_fd(tfd.get(), nullptr);
+    add_fd(evfd.get(), &wake_source);
+    add_fd(tfd.get(), &timer_source);
     thread = std::thread([this] { run(); });
   }
 
@@ -220,11 +221,12 @@ struct Engine::Impl {
     (void)r;
   }
 
+  // epoll_event.data is a union: every registration stores a pointer, so the loop never reads a
+  // member other than the one written. The eventfd and the timerfd use the two sentinel sources.
   void add_fd(int fd, Source* s) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = s;
-    if (s == nullptr) ev.data.fd = fd;
     if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) sys::throw_errno("link engine", "epoll_ctl(ADD)");
   }
   void del_fd(int fd) { ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr); }
@@ -256,14 +258,14 @@ struct Engine::Impl {
       int n = ::epoll_wait(ep.get(), evs, 64, -1);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) {
-        if (evs[i].data.fd == evfd.get() || evs[i].data.fd == tfd.get()) {
+        auto* s = static_cast<Source*>(evs[i].data.ptr);
+        if (s == &wake_source || s == &timer_source) {
           std::uint64_t v;
-          ssize_t r = ::read(evs[i].data.fd, &v, sizeof v);
+          ssize_t r = ::read(s == &wake_source ? evfd.get() : tfd.get(), &v, sizeof v);
           (void)r;
-          if (evs[i].data.fd == tfd.get()) armed = kNever;  // expired: must be re-armed
+          if (s == &timer_source) armed = kNever;  // expired: must be re-armed
           continue;
         }
-        auto* s = static_cast<Source*>(evs[i].data.ptr);
         if (s->hub != nullptr)
           read_hub(*s->hub);
         else if (s->port != nullptr)

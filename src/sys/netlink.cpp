@@ -1,10 +1,12 @@
 #include "sys/netlink.hpp"
 
+#include <endian.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 
+#include "patchbay/error.hpp"
 #include "sys/errno.hpp"
 
 namespace patchbay::sys {
@@ -37,67 +39,95 @@ std::string extack_message(const nlmsghdr* h) {
 
 }  // namespace
 
-// ---- NlBatch ----
+// ---- NlMessageBuffer, NlBatch ----
 
-std::size_t NlBatch::append(const void* data, std::size_t len) {
-  std::size_t off = buf_.size();
-  buf_.resize(off + NLMSG_ALIGN(len), 0);
-  if (data != nullptr) std::memcpy(buf_.data() + off, data, len);
-  msg(offsets_.size() - 1)->nlmsg_len = static_cast<std::uint32_t>(buf_.size() - offsets_.back());
-  return off;
-}
-
-NlBatch& NlBatch::begin(std::uint16_t type, std::uint16_t flags, std::string what) {
+void NlMessageBuffer::start_message(std::uint16_t type, std::uint16_t flags) {
   std::size_t off = buf_.size();
   offsets_.push_back(off);
-  whats_.push_back(std::move(what));
   buf_.resize(off + NLMSG_HDRLEN, 0);
   auto* h = msg(offsets_.size() - 1);
   h->nlmsg_len = NLMSG_HDRLEN;
   h->nlmsg_type = type;
-  h->nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST | NLM_F_ACK);
-  return *this;
+  h->nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
 }
 
-void NlBatch::put(std::uint16_t type, const void* data, std::size_t len) {
+std::size_t NlMessageBuffer::append(const void* data, std::size_t len) {
+  std::size_t off = buf_.size();
+  buf_.resize(off + NLMSG_ALIGN(len), 0);
+  if (data != nullptr && len > 0) std::memcpy(buf_.data() + off, data, len);
+  msg(offsets_.size() - 1)->nlmsg_len = static_cast<std::uint32_t>(buf_.size() - offsets_.back());
+  return off;
+}
+
+void NlMessageBuffer::put(std::uint16_t type, const void* data, std::size_t len) {
+  if (len > 0xFFFF - NLA_HDRLEN)
+    throw InvalidArgument("netlink attribute " + std::to_string(type),
+                          "payload of " + std::to_string(len) + " bytes exceeds 65531");
   nlattr a{};
   a.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + len);
   a.nla_type = type;
-  std::size_t off = append(&a, sizeof a);
-  (void)off;
-  if (len > 0) {
-    // NLA_HDRLEN == sizeof(nlattr) == 4, already aligned.
-    std::size_t doff = buf_.size();
-    buf_.resize(doff + NLA_ALIGN(len), 0);
-    std::memcpy(buf_.data() + doff, data, len);
-    msg(offsets_.size() - 1)->nlmsg_len = static_cast<std::uint32_t>(buf_.size() - offsets_.back());
-  }
+  append(&a, sizeof a);  // NLA_HDRLEN == sizeof(nlattr) == 4, already aligned
+  if (len > 0) append(data, len);
 }
 
-void NlBatch::put_str(std::uint16_t type, std::string_view s) {
+void NlMessageBuffer::put_be32(std::uint16_t type, std::uint32_t v) {
+  v = htobe32(v);
+  put(type, &v, 4);
+}
+
+void NlMessageBuffer::put_be64(std::uint16_t type, std::uint64_t v) {
+  v = htobe64(v);
+  put(type, &v, 8);
+}
+
+void NlMessageBuffer::put_str(std::uint16_t type, std::string_view s) {
   std::string tmp(s);
   put(type, tmp.c_str(), tmp.size() + 1);
 }
 
-std::size_t NlBatch::nest_begin(std::uint16_t type) {
+std::size_t NlMessageBuffer::nest_begin(std::uint16_t type) {
   nlattr a{};
   a.nla_len = NLA_HDRLEN;
   a.nla_type = static_cast<std::uint16_t>(type | NLA_F_NESTED);
   return append(&a, sizeof a);
 }
 
-void NlBatch::nest_end(std::size_t token) {
+void NlMessageBuffer::nest_end(std::size_t token) {
   auto* a = reinterpret_cast<nlattr*>(buf_.data() + token);
-  a->nla_len = static_cast<std::uint16_t>(buf_.size() - token);
+  const std::size_t len = buf_.size() - token;
+  if (len > 0xFFFF)
+    throw InvalidArgument("netlink attribute " + std::to_string(a->nla_type & NLA_TYPE_MASK),
+                          "nest of " + std::to_string(len) + " bytes exceeds 65535");
+  a->nla_len = static_cast<std::uint16_t>(len);
+}
+
+void NlMessageBuffer::clear() {
+  buf_.clear();
+  offsets_.clear();
+}
+
+NlBatch& NlBatch::begin(std::uint16_t type, std::uint16_t flags, std::string what) {
+  start_message(type, static_cast<std::uint16_t>(flags | NLM_F_ACK));
+  whats_.push_back(std::move(what));
+  return *this;
 }
 
 void NlBatch::clear() {
-  buf_.clear();
-  offsets_.clear();
+  NlMessageBuffer::clear();
   whats_.clear();
 }
 
 // ---- NetlinkSocket ----
+
+std::size_t recv_reply(int fd, std::vector<std::uint8_t>& rx, const std::string& context) {
+  ssize_t n = retry_eintr([&] { return ::recv(fd, rx.data(), rx.size(), 0); });
+  if (n >= 0) return static_cast<std::size_t>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    throw NetlinkError(context,
+                       "no reply from the kernel within " + std::to_string(kReplyTimeout.count()) + " s",
+                       ETIMEDOUT);
+  throw NetlinkError(context, std::string("recv: ") + std::strerror(errno), errno);
+}
 
 NetlinkSocket NetlinkSocket::open(int protocol) {
   NetlinkSocket s;
@@ -110,6 +140,11 @@ NetlinkSocket NetlinkSocket::open(int protocol) {
   ::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   int buf = 1 << 20;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  // The kernel answers at once; a reply that never comes (a lost ack, a wedged subsystem) must
+  // become an error naming the request, not a thread blocked forever under a lab lock.
+  timeval tv{};
+  tv.tv_sec = kReplyTimeout.count();
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
@@ -136,11 +171,11 @@ void NetlinkSocket::commit(NlBatch& batch) {
   std::size_t i = 0;
   while (i < batch.count()) {
     // A chunk of whole messages, small enough for the socket buffers.
-    std::size_t start = batch.offsets_[i];
+    std::size_t start = batch.offset(i);
     std::size_t j = i;
     std::size_t end = start;
     while (j < batch.count()) {
-      std::size_t mend = batch.offsets_[j] + batch.msg(j)->nlmsg_len;
+      std::size_t mend = batch.offset(j) + batch.msg(j)->nlmsg_len;
       if (j > i && mend - start > kMaxSendChunk) break;
       end = mend;
       ++j;
@@ -148,17 +183,15 @@ void NetlinkSocket::commit(NlBatch& batch) {
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     ssize_t sent = retry_eintr([&] {
-      return ::sendto(fd_.get(), batch.buf_.data() + start, end - start, 0,
+      return ::sendto(fd_.get(), batch.data().data() + start, end - start, 0,
                       reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     });
     if (sent < 0)
-      throw NetlinkError(batch.context(), batch.whats_[i] + ": sendto: " + std::strerror(errno), errno);
+      throw NetlinkError(batch.context(), batch.what(i) + ": sendto: " + std::strerror(errno), errno);
 
     std::size_t pending = j - i;
     while (pending > 0) {
-      ssize_t n = retry_eintr([&] { return ::recv(fd_.get(), rx_.data(), rx_.size(), 0); });
-      if (n < 0) throw NetlinkError(batch.context(), "recv: " + std::string(std::strerror(errno)), errno);
-      int len = static_cast<int>(n);
+      int len = static_cast<int>(recv_reply(fd_.get(), rx_, batch.context() + ": " + batch.what(i)));
       for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
         if (h->nlmsg_type != NLMSG_ERROR) continue;
         std::uint32_t idx = h->nlmsg_seq - first_seq;
@@ -175,7 +208,7 @@ void NetlinkSocket::commit(NlBatch& batch) {
     i = j;
   }
   if (first_err != 0) {
-    std::string cause = batch.whats_[first_err_idx] + ": " + std::strerror(first_err);
+    std::string cause = batch.what(first_err_idx) + ": " + std::strerror(first_err);
     if (!first_err_text.empty()) cause += " (" + first_err_text + ")";
     throw NetlinkError(batch.context(), cause, first_err);
   }
@@ -193,21 +226,19 @@ void NetlinkSocket::dump(NlBatch& request, const std::function<void(const nlmsgh
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (retry_eintr([&] {
-        return ::sendto(fd_.get(), request.buf_.data(), req->nlmsg_len, 0,
+        return ::sendto(fd_.get(), request.data().data(), req->nlmsg_len, 0,
                         reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
       }) < 0)
-    throw NetlinkError(request.context(), request.whats_[0] + ": sendto: " + std::strerror(errno), errno);
+    throw NetlinkError(request.context(), request.what(0) + ": sendto: " + std::strerror(errno), errno);
   for (;;) {
-    ssize_t n = retry_eintr([&] { return ::recv(fd_.get(), rx_.data(), rx_.size(), 0); });
-    if (n < 0) throw NetlinkError(request.context(), "recv: " + std::string(std::strerror(errno)), errno);
-    int len = static_cast<int>(n);
+    int len = static_cast<int>(recv_reply(fd_.get(), rx_, request.context() + ": " + request.what(0)));
     for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_seq != req->nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return;
       if (h->nlmsg_type == NLMSG_ERROR) {
         auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
         if (e->error == 0) return;
-        throw NetlinkError(request.context(), request.whats_[0] + ": " + std::strerror(-e->error), -e->error);
+        throw NetlinkError(request.context(), request.what(0) + ": " + std::strerror(-e->error), -e->error);
       }
       on_msg(h);
     }

@@ -14,6 +14,7 @@
 
 #include <linux/netlink.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -25,13 +26,13 @@
 
 namespace patchbay::sys {
 
-class NlBatch {
+// Netlink messages and their attributes, appended to one buffer (the one attribute writer of both
+// rtnetlink batches and nfnetlink buffers). Lengths are checked: an attribute payload beyond
+// 65,531 bytes or a nest beyond 65,535 (nla_len is 16 bits) throws InvalidArgument naming the
+// attribute type instead of wrapping around into a malformed message.
+class NlMessageBuffer {
  public:
-  explicit NlBatch(std::string context = {}) : context_(std::move(context)) {}
-
-  // Starts a new request. NLM_F_REQUEST | NLM_F_ACK are added.
-  NlBatch& begin(std::uint16_t type, std::uint16_t flags, std::string what);
-  // Appends the zeroed family header of the current request; call right after begin().
+  // Appends the zeroed family header of the current message; call right after starting it.
   template <class T>
   T& header() {
     auto off = append(nullptr, NLMSG_ALIGN(sizeof(T)));
@@ -41,8 +42,10 @@ class NlBatch {
   void put_u8(std::uint16_t type, std::uint8_t v) { put(type, &v, 1); }
   void put_u16(std::uint16_t type, std::uint16_t v) { put(type, &v, 2); }
   void put_u32(std::uint16_t type, std::uint32_t v) { put(type, &v, 4); }
+  void put_be32(std::uint16_t type, std::uint32_t v);
+  void put_be64(std::uint16_t type, std::uint64_t v);
   void put_str(std::uint16_t type, std::string_view s);  // NUL-terminated
-  // Appends raw bytes (padded to 4) to the current request, e.g. a struct embedded in a nest.
+  // Appends raw bytes (padded to 4) to the current message, e.g. a struct embedded in a nest.
   void put_raw(const void* data, std::size_t len) { append(data, len); }
   // Opens a nested attribute; returns a token for nest_end.
   std::size_t nest_begin(std::uint16_t type);
@@ -50,17 +53,34 @@ class NlBatch {
 
   bool empty() const { return offsets_.empty(); }
   std::size_t count() const { return offsets_.size(); }
+  nlmsghdr* msg(std::size_t i) { return reinterpret_cast<nlmsghdr*>(buf_.data() + offsets_[i]); }
+  std::size_t offset(std::size_t i) const { return offsets_[i]; }
+  const std::vector<std::uint8_t>& data() const { return buf_; }
+  void clear();
+
+ protected:
+  // Starts a message with `flags | NLM_F_REQUEST`.
+  void start_message(std::uint16_t type, std::uint16_t flags);
+  std::size_t append(const void* data, std::size_t len);  // returns offset, pads to 4 bytes
+
+ private:
+  std::vector<std::uint8_t> buf_;
+  std::vector<std::size_t> offsets_;
+};
+
+// rtnetlink requests of one namespace; each carries NLM_F_ACK and a description for errors.
+class NlBatch : public NlMessageBuffer {
+ public:
+  explicit NlBatch(std::string context = {}) : context_(std::move(context)) {}
+
+  // Starts a new request. NLM_F_REQUEST | NLM_F_ACK are added.
+  NlBatch& begin(std::uint16_t type, std::uint16_t flags, std::string what);
+  const std::string& what(std::size_t i) const { return whats_[i]; }
   const std::string& context() const { return context_; }
   void clear();
 
  private:
-  friend class NetlinkSocket;
-  std::size_t append(const void* data, std::size_t len);  // returns offset, pads to 4 bytes
-  nlmsghdr* msg(std::size_t i) { return reinterpret_cast<nlmsghdr*>(buf_.data() + offsets_[i]); }
-
   std::string context_;
-  std::vector<std::uint8_t> buf_;
-  std::vector<std::size_t> offsets_;
   std::vector<std::string> whats_;
 };
 
@@ -78,10 +98,19 @@ void for_each_attr(const nlmsghdr* h, std::size_t hdr_len, F&& fn) {
   }
 }
 
+// How long a request waits for the kernel's reply (SO_RCVTIMEO of every NetlinkSocket).
+inline constexpr std::chrono::seconds kReplyTimeout{10};
+
+// One blocking recv of replies into `rx` (sized by the caller). Throws NetlinkError "<context>: no
+// reply from the kernel within 10 s" (errnum ETIMEDOUT) when the socket's timeout passes, or with
+// the recv error.
+std::size_t recv_reply(int fd, std::vector<std::uint8_t>& rx, const std::string& context);
+
 class NetlinkSocket {
  public:
   NetlinkSocket() = default;
   // Opens a NETLINK_ROUTE (or other protocol) socket in the calling thread's current namespace.
+  // Blocking reads on it time out after kReplyTimeout.
   static NetlinkSocket open(int protocol = 0 /* NETLINK_ROUTE */);
 
   // Sends every request of the batch and waits for all acknowledgements. Throws NetlinkError for

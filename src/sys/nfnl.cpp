@@ -197,64 +197,13 @@ std::uint8_t KeyReader::proto() {
 
 // ---- NfMsgBuffer ----
 
-std::size_t NfMsgBuffer::append(const void* data, std::size_t len) {
-  std::size_t off = buf_.size();
-  buf_.resize(off + NLMSG_ALIGN(len), 0);
-  if (data != nullptr && len > 0) std::memcpy(buf_.data() + off, data, len);
-  msg(offsets_.size() - 1)->nlmsg_len = static_cast<std::uint32_t>(buf_.size() - offsets_.back());
-  return off;
-}
-
 void NfMsgBuffer::begin(std::uint16_t type, std::uint16_t flags, std::uint8_t family, std::uint16_t res_id) {
-  offsets_.push_back(buf_.size());
-  nlmsghdr h{};
-  h.nlmsg_type = type;
-  h.nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
-  append(&h, sizeof h);
+  start_message(type, flags);
   nfgenmsg g{};
   g.nfgen_family = family;
   g.version = NFNETLINK_V0;
   g.res_id = htons(res_id);
   append(&g, sizeof g);
-}
-
-void NfMsgBuffer::put(std::uint16_t type, const void* data, std::size_t len) {
-  nlattr a{};
-  a.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + len);
-  a.nla_type = type;
-  append(&a, sizeof a);
-  if (len > 0) append(data, len);
-}
-
-void NfMsgBuffer::put_str(std::uint16_t type, std::string_view s) {
-  std::string tmp(s);
-  put(type, tmp.c_str(), tmp.size() + 1);
-}
-
-void NfMsgBuffer::put_be32(std::uint16_t type, std::uint32_t v) {
-  v = htobe32(v);
-  put(type, &v, 4);
-}
-
-void NfMsgBuffer::put_be64(std::uint16_t type, std::uint64_t v) {
-  v = htobe64(v);
-  put(type, &v, 8);
-}
-
-std::size_t NfMsgBuffer::nest_begin(std::uint16_t type) {
-  nlattr a{};
-  a.nla_len = NLA_HDRLEN;
-  a.nla_type = static_cast<std::uint16_t>(type | NLA_F_NESTED);
-  return append(&a, sizeof a);
-}
-
-void NfMsgBuffer::nest_end(std::size_t token) {
-  reinterpret_cast<nlattr*>(buf_.data() + token)->nla_len = static_cast<std::uint16_t>(buf_.size() - token);
-}
-
-void NfMsgBuffer::clear() {
-  buf_.clear();
-  offsets_.clear();
 }
 
 std::string extack_text(const nlmsghdr* h) {
@@ -292,9 +241,7 @@ void NfnlSocket::fail(const std::string& what, const Result& r) const {
 }
 
 std::size_t NfnlSocket::recv_some() {
-  ssize_t n = retry_eintr([&] { return ::recv(sock_.fd(), rx_.data(), rx_.size(), 0); });
-  if (n < 0) throw NetlinkError(context_, std::string("nfnetlink recv: ") + std::strerror(errno), errno);
-  return static_cast<std::size_t>(n);
+  return recv_reply(sock_.fd(), rx_, context_ + ": nfnetlink");
 }
 
 NfnlSocket::Result NfnlSocket::exchange(NfMsgBuffer& buf, const OnMsg& on_reply) {

@@ -83,26 +83,10 @@ class KeyReader {
 // nfnetlink messages (netlink header + nfgenmsg + attributes) collected in one buffer, because an
 // nf_tables batch must reach the kernel in a single datagram. Multi-byte attributes in nfnetlink
 // are big-endian unless a structure says otherwise, hence the put_be* helpers.
-class NfMsgBuffer {
+class NfMsgBuffer : public NlMessageBuffer {
  public:
   // Starts a message; NLM_F_REQUEST is added. `res_id` is in host order.
   void begin(std::uint16_t type, std::uint16_t flags, std::uint8_t family, std::uint16_t res_id = 0);
-  void put(std::uint16_t type, const void* data, std::size_t len);
-  void put_str(std::uint16_t type, std::string_view s);  // NUL-terminated
-  void put_be32(std::uint16_t type, std::uint32_t v);
-  void put_be64(std::uint16_t type, std::uint64_t v);
-  std::size_t nest_begin(std::uint16_t type);
-  void nest_end(std::size_t token);
-
-  std::size_t count() const { return offsets_.size(); }
-  nlmsghdr* msg(std::size_t i) { return reinterpret_cast<nlmsghdr*>(buf_.data() + offsets_[i]); }
-  const std::vector<std::uint8_t>& data() const { return buf_; }
-  void clear();
-
- private:
-  std::size_t append(const void* data, std::size_t len);
-  std::vector<std::uint8_t> buf_;
-  std::vector<std::size_t> offsets_;
 };
 
 // Calls fn(type, payload, len) for each attribute in [p, p + len) (e.g. a nest's payload).

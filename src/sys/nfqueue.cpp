@@ -107,9 +107,7 @@ NfQueue NfQueue::open(std::uint16_t queue_num, std::uint32_t copy_range, bool co
     throw_errno(ctx, "bind: sendto");
   // The queue is live as soon as the kernel handled the bind, so packets may precede the ack.
   for (bool acked = false; !acked;) {
-    ssize_t n = retry_eintr([&] { return ::recv(fd, q.rx_.data(), q.rx_.size(), 0); });
-    if (n < 0) throw_errno(ctx, "bind: recv");
-    int len = static_cast<int>(n);
+    int len = static_cast<int>(recv_reply(fd, q.rx_, ctx + ": bind"));
     for (auto* h = reinterpret_cast<const nlmsghdr*>(q.rx_.data()); NLMSG_OK(h, len);
          h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type != NLMSG_ERROR) {

@@ -97,6 +97,9 @@ std::chrono::microseconds udp_rtt(SocketAddr reflector, milliseconds timeout) {
 }
 
 std::chrono::microseconds udp_rtt_median(SocketAddr reflector, int n, int warmup) {
+  if (n < 1)
+    throw InvalidArgument("udp_rtt_median " + reflector.to_string(),
+                          "n must be >= 1, got " + std::to_string(n));
   for (int i = 0; i < warmup; ++i) {
     try {
       probe_udp(reflector, milliseconds(1000));
