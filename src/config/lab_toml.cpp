@@ -187,16 +187,29 @@ void build_device(Lab& lab, const std::string& name, const toml::table& t,
     }
     specs.push_back(std::move(s));
   }
+  if (default_via && !ifaces.count(*default_via))
+    w.fail("default_via", "'" + *default_via + "' is not one of the device's interfaces");
   auto one = [&](const std::string& dev_name) {
+    Where dw{file, count < 0 ? w.table : w.table + " (instance '" + dev_name + "')"};
     auto b = lab.add_device(dev_name);
     if (mtu) b.mtu(*mtu);
-    for (auto& s : specs) b.iface(s.name, s.router, s.impair, s.dir);
-    if (default_via) {
-      if (!ifaces.count(*default_via))
-        w.fail("default_via", "'" + *default_via + "' is not one of the device's interfaces");
-      b.default_via(*default_via);
+    for (auto& s : specs)
+      checked(Where{file, "device." + name + "." + s.name}, "", [&] {
+        b.iface(s.name, s.router, s.impair, s.dir);
+        return 0;
+      });
+    if (default_via) b.default_via(*default_via);
+    // What only the build can check (the name against other nodes, pools) is still a ConfigError
+    // naming this device's table.
+    try {
+      b.build();
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Removed&) {
+      throw;
+    } catch (const Error& e) {
+      dw.fail("", e.what());
     }
-    b.build();
   };
   if (count < 0) {
     one(name);
@@ -268,6 +281,13 @@ void build_lab(Lab& lab, const toml::table& root, const std::string& file) {
         if (o.name == rs.name) w.fail("name", "router '" + rs.name + "' is defined twice");
       routers.push_back(rs);
     }
+    for (auto& rs : routers) {
+      if (!rs.upstream) continue;
+      auto known =
+          std::find_if(routers.begin(), routers.end(), [&](auto& o) { return o.name == *rs.upstream; });
+      if (known == routers.end())
+        Where{file, "router '" + rs.name + "'"}.fail("upstream", "unknown router '" + *rs.upstream + "'");
+    }
   }
   std::map<std::string, Region> regions;
   for (auto& rn : region_names)
@@ -288,10 +308,10 @@ void build_lab(Lab& lab, const toml::table& root, const std::string& file) {
         ready.push_back(&rs);
       else
         next.push_back(rs);
-    if (ready.empty()) {
+    if (ready.empty()) {  // every upstream exists (checked above): what is left is a cycle
       std::string names;
-      for (auto& rs : next) names += (names.empty() ? "" : ", ") + rs.name;
-      throw ConfigError(file, "unresolvable router upstreams (cycle?): " + names);
+      for (auto& rs : next) names += (names.empty() ? "" : ", ") + rs.name + " -> " + *rs.upstream;
+      throw ConfigError(file, "router upstreams form a cycle: " + names);
     }
     for (auto* rs : ready) {
       Where w{file, "router '" + rs->name + "'"};
@@ -299,7 +319,9 @@ void build_lab(Lab& lab, const toml::table& root, const std::string& file) {
         build_router(lab, *rs, built, regions, w);
       } catch (const ConfigError&) {
         throw;
-      } catch (const InvalidArgument& e) {
+      } catch (const Removed&) {
+        throw;
+      } catch (const Error& e) {
         w.fail("", e.what());
       }
       built.emplace(rs->name, *lab.router_by_name(rs->name));

@@ -378,6 +378,7 @@ DeviceBuilder::~DeviceBuilder() = default;
 
 DeviceBuilder& DeviceBuilder::iface(std::string ifname, NodeId router, std::optional<LinkCondition> cond,
                                     LinkDirection dir) {
+  detail::validate_ifname(cfg_->name, ifname);  // early, so the caller's context names the interface
   if (cond) {
     cond->to_limits().validate();
     auto& [up, down] = cfg_->conditions[ifname];

@@ -114,7 +114,7 @@ int inspect_command(const InspectOptions& o) {
   } catch (const std::exception& e) {
     if (!session.empty()) fs::remove(session);
     std::cerr << "patchbay: inspect: " << e.what() << "\n";
-    return 1;
+    return dynamic_cast<const ConfigError*>(&e) != nullptr ? 2 : 1;  // a bad input file is a usage error
   }
 }
 

@@ -126,7 +126,7 @@ TEST(TomlLab, ErrorsNameTheFileTableAndKey) {
   EXPECT_TRUE(contains(noif, "device 'd' has no interface sub-tables")) << noif;
   auto cycle =
       error_of("[[router]]\nname = \"a\"\nupstream = \"b\"\n[[router]]\nname = \"b\"\nupstream = \"a\"\n");
-  EXPECT_TRUE(contains(cycle, "unresolvable router upstreams (cycle?): a, b")) << cycle;
+  EXPECT_TRUE(contains(cycle, "router upstreams form a cycle: a -> b, b -> a")) << cycle;
   auto count =
       error_of("[[router]]\nname = \"r\"\n[device.d]\ncount = 0\n[device.d.eth0]\ngateway = \"r\"\n");
   EXPECT_TRUE(contains(count, "count")) << count;
@@ -134,6 +134,26 @@ TEST(TomlLab, ErrorsNameTheFileTableAndKey) {
   EXPECT_TRUE(contains(conflict, "conflicts")) << conflict;
   auto syntax = error_of("[[router]\nname = 1\n");
   EXPECT_TRUE(contains(syntax, "<toml>:1:")) << syntax;
+}
+
+// Errors the builders find (not the TOML reader) are ConfigErrors too, naming the table.
+TEST(TomlLab, DeviceLevelErrorsAreConfigErrorsNamingTheTable) {
+  auto longname = error_of("[[router]]\nname = \"r\"\n[device.d.wlan0-is-far-too-long]\ngateway = \"r\"\n");
+  EXPECT_TRUE(contains(longname, "<toml>: [device.d.wlan0-is-far-too-long]") &&
+              contains(longname, "invalid interface name 'wlan0-is-far-too-long'"))
+      << longname;
+  auto clash = error_of("[[router]]\nname = \"r\"\n[device.r.eth0]\ngateway = \"r\"\n");
+  EXPECT_TRUE(contains(clash, "<toml>: [device.r]") && contains(clash, "'r'")) << clash;
+  auto counted = error_of(
+      "[[router]]\nname = \"r\"\n[device.x]\ncount = 2\n[device.x.eth0]\ngateway = \"r\"\n"
+      "[device.x-1.eth0]\ngateway = \"r\"\n");
+  EXPECT_TRUE(contains(counted, "[device.x") && contains(counted, "x-1")) << counted;
+}
+
+TEST(TomlLab, UnknownUpstreamNamesTheRouter) {
+  auto e = error_of("[[router]]\nname = \"home\"\nupstream = \"isp\"\n");
+  EXPECT_TRUE(contains(e, "<toml>: [router 'home'] upstream") && contains(e, "unknown router 'isp'")) << e;
+  EXPECT_FALSE(contains(e, "cycle")) << e;
 }
 
 TEST(TomlLab, LoadReadsAFileAndNamesItInErrors) {

@@ -417,6 +417,18 @@ TEST(RunnerCli, UsageErrorsAndVersion) {
   EXPECT_NE(r.out.find("--work-dir"), std::string::npos);
 }
 
+TEST(RunnerCli, LabFileErrorsExit2NamingFileTableAndKey) {
+  Scratch s;
+  s.write("bad.toml", "[[router]]\nname = \"r\"\n[device.d.wlan0-is-far-too-long]\ngateway = \"r\"\n");
+  auto r = s.run("inspect bad.toml --work-dir work");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("bad.toml: [device.d.wlan0-is-far-too-long]"), std::string::npos) << r.err;
+  s.write("up.toml", "[[router]]\nname = \"home\"\nupstream = \"isp\"\n");
+  r = s.run("inspect up.toml --work-dir work");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown router 'isp'"), std::string::npos) << r.err;
+}
+
 TEST(RunnerCli, PrepareRunsPrepareCommandsAndResolvesBinaries) {
   Scratch s;
   s.write("p.toml", topo() + R"toml(
