@@ -83,8 +83,8 @@ class LabOpts {
     extended_public_v4_ = n;
     return *this;
   }
-  // Userspace (default; $PATCHBAY_LINK_ENGINE = "userspace" | "netem"). KernelNetem makes lab
-  // creation throw Unsupported when the kernel cannot create a netem qdisc.
+  // Userspace, the default and only engine ($PATCHBAY_LINK_ENGINE may say "userspace"; anything
+  // else throws InvalidArgument at lab creation).
   LabOpts& link_engine(LinkEngine e) {
     link_engine_ = e;
     return *this;

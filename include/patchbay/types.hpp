@@ -27,7 +27,9 @@ enum class Ipv6DadMode { Enabled, Disabled };
 enum class Ipv6ProvisioningMode { Static, RaDriven };
 enum class Ipv6Profile { Deterministic, Realistic };  // (Disabled, Static) / (Enabled, RaDriven)
 enum class AddressPool { Public, Private, Cgnat };
-enum class LinkEngine { Userspace, KernelNetem };
+// The userspace engine is the only backend: it needs no sch_netem and behaves the same on every
+// kernel (SPEC 7.8's optional netem backend is not built).
+enum class LinkEngine { Userspace };
 enum class Proto { Udp, Tcp };
 
 inline bool has_v4(IpSupport s) {

@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
                   "directory that relative binary paths resolve against (default: cwd)");
   run->add_option("--timeout", timeout, "per-sim deadline, e.g. 90s or 5m; interrupts running steps");
   run->add_option("--seed", seed, "lab seed for every sim (default random, recorded in events)");
-  run->add_option("--link-engine", engine, "userspace (default) or netem")
-      ->check(CLI::IsMember({"userspace", "netem"}));
+  run->add_option("--link-engine", engine, "userspace (the default and only engine)")
+      ->check(CLI::IsMember({"userspace"}));
   run->add_flag("--json", ro.json, "print manifest.json on stdout instead of the summary table");
   bool run_open = false;
   std::string run_bind;
@@ -154,9 +154,7 @@ int main(int argc, char** argv) {
       if (!project_root.empty()) ro.project_root = project_root;
       if (!timeout.empty()) ro.timeout = pr::parse_duration(timeout, "--timeout");
       ro.seed = seed;
-      if (!engine.empty())
-        ro.link_engine =
-            engine == "netem" ? patchbay::LinkEngine::KernelNetem : patchbay::LinkEngine::Userspace;
+      if (!engine.empty()) ro.link_engine = patchbay::LinkEngine::Userspace;
       if (int rc = enter_userns()) return rc;
       return run_with_devtools(ro, run_bind, run_open);
     }

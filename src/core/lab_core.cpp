@@ -84,10 +84,9 @@ LabCore::LabCore(LabOpts opts)
     std::string e = std::getenv("PATCHBAY_LINK_ENGINE") ? std::getenv("PATCHBAY_LINK_ENGINE") : "";
     if (e.empty() || e == "userspace")
       opts_.link_engine(LinkEngine::Userspace);
-    else if (e == "netem" || e == "kernel-netem")
-      opts_.link_engine(LinkEngine::KernelNetem);
     else
-      throw InvalidArgument("PATCHBAY_LINK_ENGINE", "expected 'userspace' or 'netem', got '" + e + "'");
+      throw InvalidArgument("PATCHBAY_LINK_ENGINE",
+                            "expected 'userspace' (the only link engine), got '" + e + "'");
   }
   // The filter of the per-node files, parsed once here: enabled() on a hot path only compares.
   // A bad LabOpts::log_filter is the caller's error (also without an outdir, so it shows at once);
@@ -116,7 +115,6 @@ LabCore::LabCore(LabOpts opts)
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
   create_root();
-  probe_link_engine();
 }
 
 LabCore::~LabCore() {
@@ -186,7 +184,7 @@ void LabCore::create_root() {
                          {"label", opts_.label() ? nlohmann::json(*opts_.label()) : nlohmann::json(nullptr)},
                          {"seed", seed_},
                          {"version", PATCHBAY_VERSION},
-                         {"engine", opts_.link_engine() == LinkEngine::KernelNetem ? "netem" : "userspace"}};
+                         {"engine", "userspace"}};
   emit("lab_created", std::move(created));
   emit("ix_created", {{"bridge", ix_->bridge},
                       {"cidr", core::AddressPlan::ix_cidr().to_string()},

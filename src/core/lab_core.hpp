@@ -361,7 +361,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void push_iface(DeviceRec& d, IfaceRec& i);
   void push_uplink(RouterRec& r);
   void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);
-  void probe_link_engine();
   // Dynamic-operation helpers (dynamic.cpp).
   void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // lab lock held
   void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // lab lock held

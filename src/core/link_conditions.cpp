@@ -54,32 +54,6 @@ void assign(std::optional<LinkCondition>& up, std::optional<LinkCondition>& down
 
 }  // namespace
 
-void LabCore::probe_link_engine() {
-  if (opts_.link_engine() != LinkEngine::KernelNetem) return;
-  // A netem qdisc on the root namespace's loopback tells whether the kernel has sch_netem.
-  sys::NlBatch b("lab '" + prefix_ + "': link_engine(KernelNetem)");
-  b.begin(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, "probe netem qdisc on lo");
-  auto& tcm = b.header<tcmsg>();
-  tcm.tcm_family = AF_UNSPEC;
-  tcm.tcm_ifindex = 1;
-  tcm.tcm_parent = TC_H_ROOT;
-  b.put_str(TCA_KIND, "netem");
-  tc_netem_qopt q{};
-  q.limit = 1000;
-  b.put(TCA_OPTIONS, &q, sizeof q);
-  try {
-    ix_->ns->commit(b);
-  } catch (const Error& e) {
-    throw Unsupported("lab '" + prefix_ + "'",
-                      std::string("link_engine(KernelNetem): this kernel cannot create a netem qdisc "
-                                  "(sch_netem missing?): ") +
-                          e.what() + "; use the default userspace link engine");
-  }
-  throw Unsupported("lab '" + prefix_ + "'",
-                    "link_engine(KernelNetem): the kernel netem backend is not part of this build; use "
-                    "the default userspace link engine");
-}
-
 link::Engine* LabCore::engine_if_started() {
   std::lock_guard lk(engine_mu_);
   return engine_.get();

@@ -417,12 +417,17 @@ TEST(LinkCondition, EventsRecordEveryChange) {
   EXPECT_EQ(st.routers["home"]["uplink_condition"]["down"], latency(5).to_json());
 }
 
-TEST(LinkEngine, KernelNetemIsAClearErrorWithoutSchNetem) {
+TEST(LinkEngine, AskingForNetemThroughTheEnvironmentIsAClearError) {
+  ::setenv("PATCHBAY_LINK_ENGINE", "netem", 1);
   try {
-    Lab lab(LabOpts{}.link_engine(LinkEngine::KernelNetem));
-    FAIL() << "KernelNetem accepted";
-  } catch (const Unsupported& e) {
-    EXPECT_NE(std::string(e.what()).find("netem"), std::string::npos) << e.what();
+    Lab lab;
+    ::unsetenv("PATCHBAY_LINK_ENGINE");
+    FAIL() << "PATCHBAY_LINK_ENGINE=netem accepted";
+  } catch (const InvalidArgument& e) {
+    ::unsetenv("PATCHBAY_LINK_ENGINE");
+    EXPECT_NE(std::string(e.what()).find("PATCHBAY_LINK_ENGINE: expected 'userspace'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("'netem'"), std::string::npos) << e.what();
   }
 }
 
