@@ -67,6 +67,9 @@ inline constexpr std::string_view kRaChanged = "ra_changed";
 inline constexpr std::string_view kDnsChanged = "dns_changed";
 // Additive: `router`, `enabled` (Router::set_block_icmp_frag_needed).
 inline constexpr std::string_view kBlockIcmpFragNeededChanged = "block_icmp_frag_needed_changed";
+// Additive: `service` ("event loop", "nat controller"), `what`, `message`: a lab service failed
+// on one item and carried on (Lab::service_errors() counts them).
+inline constexpr std::string_view kServiceError = "service_error";
 }  // namespace event_kind
 
 // "2026-03-05T12:00:00.123456789Z" (UTC). fractional_digits in [0, 9]: 9 for lab events, 6 for

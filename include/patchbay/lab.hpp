@@ -155,6 +155,9 @@ class Lab {
   std::string prefix() const;  // "lab-p<pid%9999+1><seq hex>"
   std::optional<std::string> label() const;
   std::uint64_t seed() const;
+  // How often a lab service (event loop handler, NAT controller) failed on one item and carried
+  // on; each failure is also a `service_error` event and an error log record (patchbay::service).
+  std::uint64_t service_errors() const;
   // Run directory of events.jsonl/state.json (SPEC 13.1), nullopt without output; valid after shutdown().
   std::optional<std::filesystem::path> outdir() const;
 

@@ -68,6 +68,9 @@ std::optional<std::string> Lab::label() const {
 std::uint64_t Lab::seed() const {
   return live(core_).seed();
 }
+std::uint64_t Lab::service_errors() const {
+  return live(core_).service_errors();
+}
 std::optional<std::filesystem::path> Lab::outdir() const {
   // Not live(): the files are most interesting once the lab has stopped writing them.
   if (!core_) throw Removed("lab", "moved from");

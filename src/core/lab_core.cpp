@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "core/ids.hpp"
+#include "patchbay/log.hpp"
 #include "patchbay/consts.hpp"
 #include "sys/sysctl.hpp"
 
@@ -151,6 +152,13 @@ void LabCore::emit(const std::string& kind, nlohmann::json fields) {
   bus_.publish(kind, std::move(fields));
 }
 
+void LabCore::service_error(const std::string& service, const std::string& what, const std::string& message) {
+  service_errors_.fetch_add(1);
+  log::error("patchbay::service", service + ": " + what + " failed: " + message,
+             {{"lab", prefix_}, {"service", service}, {"what", what}});
+  emit("service_error", {{"service", service}, {"what", what}, {"message", message}});
+}
+
 void LabCore::create_root() {
   ix_ = std::make_shared<IxRec>(NodeKind::Ix, NodeId{1}, "ix");
   ix_->ns_label = "lab" + std::to_string(seq_) + "-root";
@@ -246,7 +254,8 @@ void LabCore::shutdown() {
     std::lock_guard lk(n->mu);
     n->ns.reset();
   }
-  dns_->shutdown();  // after the workers and children: nothing of ours is left in the overlays
+  dns_->shutdown();       // after the workers and children: nothing of ours is left in the overlays
+  graveyard::join_all();  // workers that were destroyed from their own threads
 }
 
 void LabCore::terminate_children(NodeId id) {

@@ -242,6 +242,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   const LabOpts& opts() const { return opts_; }
   const std::string& prefix() const { return prefix_; }
   std::uint64_t seed() const { return seed_; }
+  // A lab service (event loop handler, NAT controller) failed and carried on: counted, emitted as
+  // a service_error event and an error record (target patchbay::service); never silent.
+  void service_error(const std::string& service, const std::string& what, const std::string& message);
+  std::uint64_t service_errors() const { return service_errors_.load(); }
   std::uint64_t seq() const { return seq_; }
 
   std::shared_ptr<RouterRec> build_router(const RouterConfig& cfg);
@@ -352,6 +356,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::vector<sys::Sysctl> lab_sysctls() const;
   static std::vector<sys::Sysctl> bridge_sysctls();
   void emit(const std::string& kind, nlohmann::json fields);
+
   link::Engine* engine_if_started();
   link::Engine& engine();                  // started on first use
   void ensure_segment(std::uint64_t seg);  // router id, or 1 = the IX
@@ -384,6 +389,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::string prefix_;
   std::uint64_t seed_;
   std::atomic<bool> closing_{false};
+  std::atomic<std::uint64_t> service_errors_{0};
 
   mutable std::mutex mu_;
   core::AddressPlan plan_;

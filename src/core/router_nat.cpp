@@ -7,7 +7,23 @@ namespace patchbay::detail {
 
 EventLoop& LabCore::loop() {
   std::lock_guard lk(loop_mu_);
-  if (!loop_) loop_ = std::make_unique<EventLoop>("patchbay:loop");
+  if (!loop_) {
+    // A failing handler (NAT queue, RA socket) is reported and the loop carries on.
+    std::weak_ptr<LabCore> weak = weak_from_this();
+    loop_ =
+        std::make_unique<EventLoop>("patchbay:loop", [weak](const std::string& what, std::exception_ptr e) {
+          auto self = weak.lock();
+          if (!self) return;
+          std::string msg = "unknown exception";
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            msg = ex.what();
+          } catch (...) {
+          }
+          self->service_error("event loop", what, msg);
+        });
+  }
   return *loop_;
 }
 

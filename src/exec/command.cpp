@@ -102,8 +102,9 @@ void Child::signal(int sig) {
 
 void Child::kill() {
   auto& s = state(st_);
-  // The whole group: the child and whatever it started (sh -c 'a & b').
-  ::kill(-s.pid, SIGKILL);
+  // The whole group: the child and whatever it started (sh -c 'a & b'); never once the group is
+  // done, when its id may belong to someone else.
+  s.signal_group(SIGKILL);
 }
 
 }  // namespace patchbay

@@ -5,13 +5,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <future>
+#include <iostream>
 
 #include "sys/errno.hpp"
 
 namespace patchbay::detail {
 
-EventLoop::EventLoop(std::string thread_name) {
+EventLoop::EventLoop(std::string thread_name, ErrorReporter on_error)
+    : name_(std::move(thread_name)), on_error_(std::move(on_error)), tasks_(name_, [this] { wake(); }) {
   epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
   evfd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!epfd_ || !evfd_) sys::throw_errno("event loop", "epoll_create1/eventfd");
@@ -20,17 +21,14 @@ EventLoop::EventLoop(std::string thread_name) {
   ev.data.fd = evfd_.get();
   if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, evfd_.get(), &ev) != 0)
     sys::throw_errno("event loop", "epoll_ctl");
-  thread_ = std::thread([this, name = std::move(thread_name)] {
-    ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
     run();
   });
 }
 
 EventLoop::~EventLoop() {
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
+  tasks_.close();
   wake();
   if (thread_.joinable()) thread_.join();
 }
@@ -41,38 +39,19 @@ void EventLoop::wake() {
   (void)r;
 }
 
-void EventLoop::post(std::function<void()> fn) {
-  {
-    std::lock_guard lk(mu_);
-    if (stop_) return;
-    posted_.push_back(std::move(fn));
-  }
-  wake();
-}
-
 void EventLoop::call(const std::function<void()>& fn) {
   if (on_loop_thread()) {
     fn();
     return;
   }
-  std::promise<void> done;
-  auto fut = done.get_future();
-  post([&] {
-    try {
-      fn();
-      done.set_value();
-    } catch (...) {
-      done.set_exception(std::current_exception());
-    }
-  });
-  fut.get();
+  tasks_.call([&] { fn(); });
 }
 
 void EventLoop::watch(int fd, std::uint32_t events, Handler handler) {
   call([&] {
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.fd = fd;  // the only member this loop writes and reads
     if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
       sys::throw_errno("event loop", "epoll_ctl(ADD)");
     handlers_[fd] = std::make_shared<Handler>(std::move(handler));
@@ -86,16 +65,38 @@ void EventLoop::unwatch(int fd) {
   });
 }
 
+// `fd` < 0: a posted task. The description is built only when something failed.
+template <class F>
+void EventLoop::guarded(int fd, F&& fn) {
+  try {
+    fn();
+  } catch (...) {
+    const std::string what = fd < 0 ? std::string("posted task") : "handler for fd " + std::to_string(fd);
+    if (on_error_) {
+      try {
+        on_error_(what, std::current_exception());
+        return;
+      } catch (...) {  // a failing reporter must not end the loop either
+      }
+    }
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      std::cerr << "patchbay: " << name_ << ": " << what << " failed: " << e.what() << "\n";
+    } catch (...) {
+      std::cerr << "patchbay: " << name_ << ": " << what << " failed\n";
+    }
+  }
+}
+
 void EventLoop::run() {
   epoll_event events[64];
+  std::deque<std::function<void()>> posted;
   for (;;) {
-    std::deque<std::function<void()>> posted;
-    {
-      std::lock_guard lk(mu_);
-      if (stop_) return;
-      posted.swap(posted_);
-    }
-    for (auto& fn : posted) fn();
+    if (tasks_.closed()) return;
+    tasks_.take_into(posted);
+    for (auto& fn : posted) guarded(-1, fn);
+    posted.clear();
     int n = ::epoll_wait(epfd_.get(), events, 64, -1);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
@@ -108,7 +109,8 @@ void EventLoop::run() {
       auto it = handlers_.find(fd);
       if (it == handlers_.end()) continue;
       auto h = it->second;  // the handler may unwatch itself
-      (*h)(events[i].events);
+      const std::uint32_t ev = events[i].events;
+      guarded(fd, [&] { (*h)(ev); });
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "exec/spawner.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -8,6 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
 #include <vector>
 
 #include "sys/errno.hpp"
@@ -25,8 +32,55 @@ ExitStatus status_from(const siginfo_t& info) {
   return s;
 }
 
-bool group_alive(pid_t pgid) {
-  return ::kill(-pgid, 0) == 0 || errno == EPERM;
+// PR_SET_CHILD_SUBREAPER is an attribute of the whole process: set it while spawners exist and
+// put back what was there before when the last one goes.
+std::mutex g_subreaper_mu;
+int g_subreaper_users = 0;
+int g_subreaper_before = 0;
+
+void acquire_subreaper() {
+  std::lock_guard lk(g_subreaper_mu);
+  if (g_subreaper_users++ > 0) return;
+  g_subreaper_before = 0;
+  ::prctl(PR_GET_CHILD_SUBREAPER, &g_subreaper_before);
+  if (g_subreaper_before == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+void release_subreaper() {
+  std::lock_guard lk(g_subreaper_mu);
+  if (--g_subreaper_users == 0 && g_subreaper_before == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+struct ProcInfo {
+  pid_t pid, ppid, pgrp;
+  char state;
+};
+
+// Every process whose process group is in `pgids` (from /proc/<pid>/stat).
+std::vector<ProcInfo> members_of(const std::set<pid_t>& pgids) {
+  std::vector<ProcInfo> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  char path[300], buf[512];
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) S ppid pgrp ..."; comm may hold spaces and parentheses: parse after the last ')'.
+    const char* rp = std::strrchr(buf, ')');
+    ProcInfo p{};
+    if (rp == nullptr || std::sscanf(rp + 1, " %c %d %d", &p.state, &p.ppid, &p.pgrp) != 3) continue;
+    if (!pgids.count(p.pgrp)) continue;
+    p.pid = static_cast<pid_t>(std::atoi(e->d_name));
+    out.push_back(p);
+  }
+  ::closedir(d);
+  return out;
 }
 
 }  // namespace
@@ -57,7 +111,14 @@ std::optional<ExitStatus> ChildState::wait_for(std::chrono::milliseconds t) {
   return status;
 }
 
-Spawner::Spawner(ExitCallback on_exit) : on_exit_(std::move(on_exit)) {
+bool ChildState::signal_group(int sig) {
+  std::lock_guard lk(mu);  // the spawner reaps the leader under this lock
+  if (group_done) return false;
+  ::kill(-pid, sig);
+  return true;
+}
+
+Spawner::Spawner(ExitCallback on_exit) : on_exit_(std::move(on_exit)), tasks_("spawner", [this] { wake(); }) {
   epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
   evfd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!epfd_ || !evfd_) sys::throw_errno("spawner", "epoll/eventfd");
@@ -65,19 +126,24 @@ Spawner::Spawner(ExitCallback on_exit) : on_exit_(std::move(on_exit)) {
   ev.events = EPOLLIN;
   ev.data.fd = evfd_.get();
   ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, evfd_.get(), &ev);
-  // Orphaned grandchildren come back to this process, so teardown can reap them.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  acquire_subreaper();
   thread_ = std::thread([this] { loop(); });
 }
 
 Spawner::~Spawner() {
   terminate(std::nullopt, std::chrono::milliseconds(0));
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
-  wake();
+  tasks_.close();
   thread_.join();
+  // A group that outlived the bounded sweep (a member stuck in the kernel) loses its zombie leader
+  // now; group_done keeps Child::kill from signalling its id afterwards.
+  for (auto& [pgid, g] : groups_) {
+    std::lock_guard lk(g.leader->mu);
+    g.leader->group_done = true;
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(g.leader->pidfd.get()), &info, WEXITED | WNOHANG);
+  }
+  groups_.clear();
+  release_subreaper();
 }
 
 void Spawner::wake() {
@@ -88,7 +154,7 @@ void Spawner::wake() {
 
 std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name,
                                            const std::function<void(const ChildState&)>& on_spawned) {
-  auto task = std::make_shared<std::packaged_task<std::shared_ptr<ChildState>()>>([&] {
+  return tasks_.call([&] {
     auto spawned = sys::spawn_process(spec);
     auto c = std::make_shared<ChildState>();
     c->pid = spawned.pid;
@@ -102,72 +168,86 @@ std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId no
     ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, c->pidfd.get(), &ev);
     std::lock_guard lk(mu_);
     live_[c->pidfd.get()] = c;
-    groups_[c->pid] = node;
+    groups_[c->pid] = Group{node, c, false};
     return c;
   });
-  auto fut = task->get_future();
-  {
-    std::lock_guard lk(mu_);
-    if (stop_) throw Cancelled("spawn", "the lab is shutting down");
-    requests_.push_back([task] { (*task)(); });
-  }
-  wake();
-  return fut.get();
 }
 
-void Spawner::reap(const std::shared_ptr<ChildState>& c) {
+bool Spawner::observe_exit(const std::shared_ptr<ChildState>& c) {
   siginfo_t info{};
-  if (::waitid(P_PIDFD, static_cast<id_t>(c->pidfd.get()), &info, WEXITED | WNOHANG) != 0) return;
-  if (info.si_pid == 0) return;  // not exited yet
-  ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, c->pidfd.get(), nullptr);
+  // WNOWAIT: the status without the reaping; the zombie keeps the group id ours.
+  if (::waitid(P_PIDFD, static_cast<id_t>(c->pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return false;
+  if (info.si_pid == 0) return false;  // not exited yet
   {
     std::lock_guard lk(mu_);
-    live_.erase(c->pidfd.get());
+    if (!live_.erase(c->pidfd.get())) return true;  // observed already (loop and terminate race)
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, c->pidfd.get(), nullptr);
+    if (auto g = groups_.find(c->pid); g != groups_.end()) g->second.leader_exited = true;
   }
   c->set(status_from(info));
   if (on_exit_) on_exit_(*c);
+  return true;
 }
 
-// Reaps orphaned members of groups whose leader is gone and forgets empty groups.
-void Spawner::sweep_groups() {
-  std::vector<pid_t> pgids;
+void Spawner::sweep(const std::vector<pid_t>* only) {
+  std::lock_guard sweep_lk(sweep_mu_);
+  std::set<pid_t> pending;
+  std::map<pid_t, std::shared_ptr<ChildState>> leaders;
   {
     std::lock_guard lk(mu_);
-    for (auto& [pgid, node] : groups_) pgids.push_back(pgid);
+    for (auto& [pgid, g] : groups_) {
+      if (!g.leader_exited) continue;
+      if (only && std::find(only->begin(), only->end(), pgid) == only->end()) continue;
+      pending.insert(pgid);
+      leaders[pgid] = g.leader;
+    }
   }
-  for (pid_t pgid : pgids) {
-    bool leader_live = false;
+  if (pending.empty()) return;
+  std::set<pid_t> occupied;
+  const pid_t self = ::getpid();
+  for (auto& p : members_of(pending)) {
+    if (p.pid == p.pgrp) continue;  // the zombie leader itself
+    if (p.state == 'Z' && p.ppid == self) {
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(p.pid), &info, WEXITED | WNOHANG);  // an orphan, ours now
+      continue;
+    }
+    occupied.insert(p.pgrp);
+  }
+  for (pid_t pgid : pending) {
+    if (occupied.count(pgid)) continue;
+    auto& c = leaders[pgid];
     {
-      std::lock_guard lk(mu_);
-      for (auto& [fd, c] : live_)
-        if (c->pid == pgid) leader_live = true;
+      std::lock_guard lk(c->mu);
+      c->group_done = true;
+      siginfo_t info{};
+      ::waitid(P_PIDFD, static_cast<id_t>(c->pidfd.get()), &info, WEXITED | WNOHANG);
     }
-    if (leader_live) continue;
-    siginfo_t info{};
-    while (::waitid(P_PGID, static_cast<id_t>(pgid), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0)
-      info = {};
-    if (!group_alive(pgid)) {
-      std::lock_guard lk(mu_);
-      groups_.erase(pgid);
-    }
+    std::lock_guard lk(mu_);
+    groups_.erase(pgid);
   }
 }
 
 void Spawner::loop() {
   ::pthread_setname_np(::pthread_self(), "patchbay:spawn");
   epoll_event events[32];
+  std::deque<std::function<void()>> reqs;
   for (;;) {
-    std::deque<std::function<void()>> reqs;
-    bool have_groups;
+    tasks_.take_into(reqs);
+    if (reqs.empty() && tasks_.closed()) return;
+    for (auto& r : reqs) r();
+    const bool had_requests = !reqs.empty();
+    reqs.clear();
+    if (had_requests) continue;
+    bool waiting_groups;
     {
       std::lock_guard lk(mu_);
-      if (stop_ && requests_.empty()) return;
-      reqs.swap(requests_);
-      have_groups = groups_.size() > live_.size();
+      waiting_groups = groups_.size() > live_.size();
     }
-    for (auto& r : reqs) r();
-    if (!reqs.empty()) continue;
-    int n = ::epoll_wait(epfd_.get(), events, 32, have_groups ? 1000 : -1);
+    // Orphans of an exited leader leave no pidfd to wait on: look again every 200 ms.
+    int n = ::epoll_wait(epfd_.get(), events, 32, waiting_groups ? 200 : -1);
+    bool exited = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == evfd_.get()) {
         std::uint64_t v;
@@ -181,54 +261,54 @@ void Spawner::loop() {
         auto it = live_.find(events[i].data.fd);
         if (it != live_.end()) c = it->second;
       }
-      if (c) reap(c);
+      if (c && observe_exit(c)) exited = true;
     }
-    if (have_groups) sweep_groups();
+    if (exited || waiting_groups) sweep();
   }
 }
 
 void Spawner::terminate(std::optional<NodeId> node, std::chrono::milliseconds grace) {
-  std::vector<std::shared_ptr<ChildState>> kids;
+  std::vector<std::shared_ptr<ChildState>> leaders;
   std::vector<pid_t> pgids;
   {
     std::lock_guard lk(mu_);
-    for (auto& [fd, c] : live_)
-      if (!node || c->node == *node) kids.push_back(c);
-    for (auto& [pgid, n] : groups_)
-      if (!node || n == *node) pgids.push_back(pgid);
+    for (auto& [pgid, g] : groups_)
+      if (!node || g.node == *node) {
+        pgids.push_back(pgid);
+        leaders.push_back(g.leader);
+      }
   }
   if (pgids.empty()) return;
+  // Signalling by group id is safe here: every leader in `leaders` is unreaped until its group is
+  // empty, and signal_group() checks that under the leader's lock.
   auto deadline = std::chrono::steady_clock::now() + grace;
   if (grace.count() > 0) {
-    for (pid_t g : pgids) ::kill(-g, SIGTERM);
-    for (auto& c : kids) {
+    for (auto& c : leaders) c->signal_group(SIGTERM);
+    for (auto& c : leaders) {
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       c->wait_for(left);
     }
   }
-  for (pid_t g : pgids) ::kill(-g, SIGKILL);
-  // The reaper thread collects the leaders; wait for it (bounded, SIGKILL cannot be ignored).
-  for (auto& c : kids) {
-    if (!c->wait_for(std::chrono::seconds(5))) {
-      // The reaper thread may be stopping; collect the status here.
-      reap(c);
-    }
+  for (auto& c : leaders) c->signal_group(SIGKILL);
+  for (auto& c : leaders) {
+    if (!c->wait_for(std::chrono::seconds(5))) observe_exit(c);  // the loop may be stopping
   }
-  // Orphaned grandchildren in those groups are ours now (subreaper): reap until the groups are empty.
+  // Members die with SIGKILL; orphans among them are ours (subreaper): sweep until the groups are
+  // gone, bounded (a member that left its group, or one in uninterruptible sleep, is not waited for).
   auto sweep_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (pid_t g : pgids) {
-    for (;;) {
-      siginfo_t info{};
-      int r = ::waitid(P_PGID, static_cast<id_t>(g), &info, WEXITED | WNOHANG);
-      if (r == 0 && info.si_pid != 0) continue;
-      if (!group_alive(g) || std::chrono::steady_clock::now() > sweep_deadline) break;
-      ::kill(-g, SIGKILL);
-      ::usleep(2000);
+  for (;;) {
+    for (auto& c : leaders) observe_exit(c);
+    sweep(&pgids);
+    bool left = false;
+    {
+      std::lock_guard lk(mu_);
+      for (pid_t g : pgids) left = left || groups_.count(g) > 0;
     }
-    std::lock_guard lk(mu_);
-    groups_.erase(g);
+    if (!left || std::chrono::steady_clock::now() > sweep_deadline) break;
+    for (auto& c : leaders) c->signal_group(SIGKILL);
+    ::usleep(2000);
   }
 }
 

@@ -6,8 +6,15 @@
 // its exit status. It is started on the first spawn, so a lab that never runs a program has no
 // such thread.
 //
-// The process is made a child subreaper so that grandchildren orphaned inside a child's process
-// group are reparented to us and can be reaped at teardown (this machine's pid 1 does not reap).
+// While any spawner exists the process is a child subreaper, so grandchildren orphaned inside a
+// child's process group are reparented to us and can be reaped at teardown (this machine's pid 1
+// does not reap); the last spawner restores the attribute the process had before.
+//
+// Process groups are signalled by id (kill(-pgid)), and an id is only safe to signal while it
+// cannot have been reused: a child that exits is therefore left a zombie (its status published at
+// once, through waitid(WNOWAIT)) until no other member of its group is left; only then is it
+// reaped and its group forgotten. An empty group is found by a scan of /proc, at most once per
+// loop iteration and only while some group's leader has exited.
 #pragma once
 
 #include <sys/types.h>
@@ -28,6 +35,7 @@
 #include "patchbay/fd.hpp"
 #include "patchbay/types.hpp"
 #include "sys/process.hpp"
+#include "sys/task_queue.hpp"
 
 namespace patchbay::detail {
 
@@ -39,11 +47,14 @@ struct ChildState {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<ExitStatus> status;
+  bool group_done = false;  // the leader was reaped: its id may be reused, never signal -pid again
 
   void set(ExitStatus s);
   std::optional<ExitStatus> get();
   ExitStatus wait();
   std::optional<ExitStatus> wait_for(std::chrono::milliseconds t);
+  // kill(-pid, sig) while the group id is still ours; false once the group is done.
+  bool signal_group(int sig);
 };
 
 class Spawner {
@@ -64,18 +75,26 @@ class Spawner {
   void terminate(std::optional<NodeId> node, std::chrono::milliseconds grace);
 
  private:
+  struct Group {
+    NodeId node;
+    std::shared_ptr<ChildState> leader;
+    bool leader_exited = false;
+  };
   void loop();
   void wake();
-  void reap(const std::shared_ptr<ChildState>& c);
-  void sweep_groups();
+  // The leader's exit: status published, leader left a zombie. Returns false if it still runs.
+  bool observe_exit(const std::shared_ptr<ChildState>& c);
+  // Reaps orphaned zombies of groups whose leader exited, and the leader of every group that has
+  // no other member left (then forgets the group). `only` limits it to those groups.
+  void sweep(const std::vector<pid_t>* only = nullptr);
 
   ExitCallback on_exit_;
   UniqueFd epfd_, evfd_;
+  sys::TaskQueue tasks_;
   std::mutex mu_;
-  std::deque<std::function<void()>> requests_;
-  std::map<int, std::shared_ptr<ChildState>> live_;  // pidfd -> child
-  std::map<pid_t, NodeId> groups_;                   // process groups that may still hold members
-  bool stop_ = false;
+  std::map<int, std::shared_ptr<ChildState>> live_;  // pidfd -> child still running
+  std::map<pid_t, Group> groups_;                    // pgid -> group (leader unreaped)
+  std::mutex sweep_mu_;                              // one sweep at a time (loop vs terminate)
   std::thread thread_;
 };
 

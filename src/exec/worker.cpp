@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <future>
+#include <mutex>
+#include <vector>
 
 #include <asio/post.hpp>
 
@@ -10,13 +12,48 @@
 
 namespace patchbay::detail {
 
+namespace graveyard {
+namespace {
+struct Grave {
+  std::thread thread;
+  std::shared_ptr<void> keep_alive;
+};
+std::mutex g_mu;
+std::vector<Grave> g_graves;
+}  // namespace
+
+void bury(std::thread t, std::shared_ptr<void> keep_alive) {
+  join_all();
+  std::lock_guard lk(g_mu);
+  g_graves.push_back({std::move(t), std::move(keep_alive)});
+}
+
+std::size_t join_all() {
+  std::vector<Grave> graves, mine;
+  {
+    std::lock_guard lk(g_mu);
+    graves.swap(g_graves);
+  }
+  for (auto& g : graves) {
+    if (g.thread.get_id() == std::this_thread::get_id())
+      mine.push_back(std::move(g));  // still running the code that buried it
+    else if (g.thread.joinable())
+      g.thread.join();
+  }
+  std::lock_guard lk(g_mu);
+  for (auto& g : mine) g_graves.push_back(std::move(g));
+  return g_graves.size();
+}
+}  // namespace graveyard
+
 void set_thread_name(const std::string& node, const std::string& suffix) {
   std::string n = node + ":" + suffix;
   if (n.size() > 15) n = n.substr(n.size() - 15);
   ::pthread_setname_np(::pthread_self(), n.c_str());
 }
 
-SyncWorker::SyncWorker(std::string node_name, std::function<void()> init) {
+SyncWorker::SyncWorker(std::string node_name, std::function<void()> init)
+    : node_(node_name), in_(std::make_shared<Inner>("node '" + node_name + "' worker")) {
   thread_ = std::thread([in = in_, name = std::move(node_name), init = std::move(init)] {
     set_thread_name(name, "sw");
     loop(in, init);
@@ -24,15 +61,11 @@ SyncWorker::SyncWorker(std::string node_name, std::function<void()> init) {
 }
 
 SyncWorker::~SyncWorker() {
-  {
-    std::lock_guard lk(in_->mu);
-    in_->stop = true;
-  }
-  in_->cv.notify_all();
-  in_->space_cv.notify_all();
-  // Destroyed from its own thread (a node removed from code running on it): let it finish alone.
+  in_->tasks.close();
+  // Destroyed from its own thread (a node removed from code running on it): it finishes its job,
+  // finds the queue closed and ends; someone else joins it.
   if (on_worker_thread())
-    thread_.detach();
+    graveyard::bury(std::move(thread_));
   else if (thread_.joinable())
     thread_.join();
 }
@@ -41,20 +74,12 @@ void SyncWorker::loop(const std::shared_ptr<Inner>& in, const std::function<void
   try {
     if (init) init();
   } catch (...) {
-    std::lock_guard lk(in->mu);
     in->init_error = std::current_exception();
   }
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock lk(in->mu);
-      in->cv.wait(lk, [&] { return in->stop || !in->queue.empty(); });
-      if (in->queue.empty()) return;
-      job = std::move(in->queue.front());
-      in->queue.pop_front();
-    }
-    in->space_cv.notify_one();
-    job();
+  std::deque<std::function<void()>> jobs;
+  while (in->tasks.wait_take(jobs)) {
+    for (auto& job : jobs) job();
+    jobs.clear();
   }
 }
 
@@ -63,30 +88,16 @@ void SyncWorker::run(const std::function<void()>& fn) {
     fn();
     return;
   }
-  std::promise<void> done;
-  auto fut = done.get_future();
   auto in = in_;
-  {
-    std::unique_lock lk(in->mu);
-    in->space_cv.wait(lk, [&] { return in->stop || in->queue.size() < kQueueLimit; });
-    if (in->stop) throw Removed("worker", "the node has been removed");
-    in->queue.push_back([&, in] {
-      std::exception_ptr init_err;
-      {
-        std::lock_guard lk2(in->mu);
-        init_err = in->init_error;
-      }
-      try {
-        if (init_err) std::rethrow_exception(init_err);
-        fn();
-        done.set_value();
-      } catch (...) {
-        done.set_exception(std::current_exception());
-      }
+  try {
+    in->tasks.call([&] {
+      if (in->init_error) std::rethrow_exception(in->init_error);
+      fn();
     });
+  } catch (const Cancelled&) {
+    if (!in->tasks.closed()) throw;  // fn's own Cancelled
+    throw Removed("node '" + node_ + "'", "the node has been removed");
   }
-  in->cv.notify_one();
-  fut.get();
 }
 
 bool IoGate::post(std::function<void()> fn) {
@@ -127,9 +138,9 @@ IoWorker::~IoWorker() {
   }
   ctx_->stop();
   if (on_worker_thread()) {
-    // Destroyed from a coroutine on this very thread: the context must outlive the running handler.
-    thread_.detach();
-    (void)ctx_.release();
+    // Destroyed from a coroutine on this very thread: the context must outlive the running handler,
+    // so it goes to the graveyard with the thread and dies after the join.
+    graveyard::bury(std::move(thread_), std::shared_ptr<asio::io_context>(std::move(ctx_)));
     return;
   }
   if (thread_.joinable()) thread_.join();

@@ -19,8 +19,18 @@
 #include <asio/io_context.hpp>
 
 #include "patchbay/exec.hpp"
+#include "sys/task_queue.hpp"
 
 namespace patchbay::detail {
+
+// A worker destroyed from its own thread cannot join itself. Instead of detaching, it buries the
+// thread (and whatever must outlive it, e.g. its io_context) here; the next bury() and every lab
+// shutdown join the buried threads, so no thread of ours outlives the labs that made it.
+namespace graveyard {
+void bury(std::thread t, std::shared_ptr<void> keep_alive = {});
+// Joins every buried thread except the caller's own; returns how many are still buried.
+std::size_t join_all();
+}  // namespace graveyard
 
 // Names a thread "<node>:<suffix>", keeping the rightmost 15 characters (the kernel's limit).
 void set_thread_name(const std::string& node, const std::string& suffix);
@@ -29,27 +39,26 @@ class SyncWorker {
  public:
   // `init` runs first on the new thread (enter namespaces); if it throws, every run() rethrows it.
   SyncWorker(std::string node_name, std::function<void()> init);
-  ~SyncWorker();  // drains the queue and joins
+  ~SyncWorker();  // runs what was queued, then joins
   SyncWorker(const SyncWorker&) = delete;
   SyncWorker& operator=(const SyncWorker&) = delete;
 
   // Runs fn on the worker and waits; rethrows its exception. Inline when called on the worker.
+  // Removed once the worker is being destroyed.
   void run(const std::function<void()>& fn);
   bool on_worker_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
-  static constexpr std::size_t kQueueLimit = 64;
   // Shared with the thread, so a worker destroyed from its own thread can finish safely.
   struct Inner {
-    std::mutex mu;
-    std::condition_variable cv, space_cv;
-    std::deque<std::function<void()>> queue;
-    bool stop = false;
-    std::exception_ptr init_error;
+    explicit Inner(std::string name) : tasks(std::move(name), {}) {}
+    sys::TaskQueue tasks;
+    std::exception_ptr init_error;  // written by the worker before it runs any task
   };
   static void loop(const std::shared_ptr<Inner>& in, const std::function<void()>& init);
 
-  std::shared_ptr<Inner> in_ = std::make_shared<Inner>();
+  std::string node_;
+  std::shared_ptr<Inner> in_;
   std::thread thread_;
 };
 

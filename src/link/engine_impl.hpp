@@ -29,6 +29,7 @@
 #include "sys/errno.hpp"
 #include "sys/packet_socket.hpp"
 #include "sys/setup_thread.hpp"
+#include "sys/task_queue.hpp"
 #include "sys/tc.hpp"
 
 namespace patchbay::link {
@@ -177,10 +178,8 @@ struct Engine::Impl {
   UniqueFd ep, evfd, tfd;
   Source wake_source, timer_source;  // epoll tags of evfd and tfd (never read as sources)
   std::thread thread;
-  std::mutex mu;
-  std::deque<std::function<void()>> posted;
+  sys::TaskQueue tasks{"link engine", [this] { wake(); }};
   std::deque<std::function<void()>> work;  // the engine thread's batch of posted calls
-  bool stop = false;
 
   // Engine-thread state.
   std::unordered_map<std::uint64_t, std::unique_ptr<Segment>> segs;
@@ -207,12 +206,9 @@ struct Engine::Impl {
   }
 
   ~Impl() {
-    {
-      std::lock_guard lk(mu);
-      stop = true;
-    }
-    wake();
+    tasks.close();  // wakes the loop
     if (thread.joinable()) thread.join();
+    tasks.discard();  // callers still waiting get Cancelled
   }
 
   void wake() {
@@ -233,18 +229,7 @@ struct Engine::Impl {
 
   template <class F>
   auto call(F&& fn) -> decltype(fn()) {
-    using R = decltype(fn());
-    // The posted closure owns the task: if the loop stops before running it, destroying the
-    // closure breaks the promise and the caller's get() throws instead of waiting forever.
-    auto task = std::make_shared<std::packaged_task<R()>>(std::forward<F>(fn));
-    auto fut = task->get_future();
-    {
-      std::lock_guard lk(mu);
-      if (stop) throw Cancelled("link engine", "stopped");
-      posted.emplace_back([task] { (*task)(); });
-    }
-    wake();
-    return fut.get();
+    return tasks.call(std::forward<F>(fn));
   }
 
   // ---- the loop -------------------------------------------------------------------------------
@@ -275,20 +260,14 @@ struct Engine::Impl {
       }
       run_timers(now_ns());
       flush();
-      {
-        std::lock_guard lk(mu);
-        if (stop) break;
-        work.swap(posted);  // a member: a fresh deque would allocate on every wake-up
-      }
+      if (tasks.closed()) break;
+      tasks.take_into(work);  // a member: a fresh deque would allocate on every wake-up
       for (auto& w : work) w();
       work.clear();
       flush();
       check_draining();
       arm_timer();
     }
-    // Fail callers still waiting (their futures see broken_promise).
-    std::lock_guard lk(mu);
-    posted.clear();
   }
 
   void flush() {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <thread>
 
@@ -187,6 +188,86 @@ TEST(Lifecycle, TeardownKillsChildrenAndGrandchildren) {
   // Teardown waits for them: nothing is left, not even a zombie.
   for (pid_t p : pids) EXPECT_FALSE(pbtest::pid_alive(p)) << p;
   for (pid_t p : pids) EXPECT_EQ(pbtest::child_pids().count(p), 0u) << p;
+}
+
+// PR_SET_CHILD_SUBREAPER is process-wide: it is on while a lab has a spawner, and off again after.
+TEST(Lifecycle, SubreaperIsRestoredAfterTheLastLab) {
+  int before = -1;
+  ASSERT_EQ(::prctl(PR_GET_CHILD_SUBREAPER, &before), 0);
+  ASSERT_EQ(before, 0);
+  {
+    Lab a, b;
+    auto ra = a.add_router("r").build();
+    auto rb = b.add_router("r").build();
+    EXPECT_EQ(ra.output(Command("true")).status.code, 0);
+    EXPECT_EQ(rb.output(Command("true")).status.code, 0);
+    int during = -1;
+    ::prctl(PR_GET_CHILD_SUBREAPER, &during);
+    EXPECT_EQ(during, 1);
+    a.shutdown();
+    ::prctl(PR_GET_CHILD_SUBREAPER, &during);
+    EXPECT_EQ(during, 1) << "lab b still spawns";
+  }
+  int after = -1;
+  ::prctl(PR_GET_CHILD_SUBREAPER, &after);
+  EXPECT_EQ(after, 0);
+}
+
+// A process group is signalled by id; the id stays ours while its leader is an unreaped zombie.
+// So a leader that exits while its group lives on is reported at once but reaped only when the
+// group is empty, and kill() still reaches the group.
+TEST(Lifecycle, ExitedLeaderStaysAZombieUntilItsGroupIsEmpty) {
+  Lab lab;
+  auto r = lab.add_router("r").build();
+  auto c = r.spawn_command(Command("sh").args({"-c", "sleep 600 & echo $!; exit 3"}).std_out(Stdio::piped()));
+  UniqueFd out = c.take_stdout();
+  char buf[32] = {};
+  ASSERT_GT(::read(out.get(), buf, sizeof buf - 1), 0);
+  const pid_t sleeper = static_cast<pid_t>(std::atoi(buf));
+  auto st = c.wait_for(5s);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->code, 3);
+  std::this_thread::sleep_for(300ms);  // more than a sweep interval
+  EXPECT_EQ(pbtest::pid_state(c.pid()), 'Z') << "leader reaped while its group lives";
+  EXPECT_TRUE(pbtest::pid_alive(sleeper));
+  c.kill();  // the group: the sleeper dies, then the leader is reaped
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while ((pbtest::pid_state(sleeper) != 0 || pbtest::pid_state(c.pid()) != 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(pbtest::pid_state(sleeper), 0);
+  EXPECT_EQ(pbtest::pid_state(c.pid()), 0);
+}
+
+TEST(Lifecycle, ALoneLeaderIsReapedPromptly) {
+  Lab lab;
+  auto r = lab.add_router("r").build();
+  auto c = r.spawn_command(Command("true"));
+  ASSERT_TRUE(c.wait_for(5s).has_value());
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (pbtest::pid_state(c.pid()) != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(pbtest::pid_state(c.pid()), 0);
+}
+
+// A worker destroyed from its own thread (code on a device removing that device) is not detached:
+// its thread is joined by the lab's shutdown at the latest.
+TEST(Lifecycle, AWorkerThatRemovesItsOwnNodeLeavesNoThreadBehind) {
+  const int before = pbtest::thread_count();
+  {
+    Lab lab;
+    auto dc = lab.add_router("dc").build();
+    auto dev = lab.add_device("dev").iface("eth0", dc.id()).build();
+    const NodeId id = dev.id();
+    auto t = dev.spawn_thread([&lab, id] { lab.remove_device(id); });
+    t.join();
+    auto other = lab.add_device("other").iface("eth0", dc.id()).build();
+    other.run([&lab, &other] { lab.remove_device(other.id()); });
+  }
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (pbtest::thread_count() > before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(pbtest::thread_count(), before);
 }
 
 TEST(Lifecycle, IdleNodesCostNoThreads) {

@@ -67,4 +67,13 @@ inline bool pid_alive(pid_t pid) {
   return close != std::string::npos && s[close + 2] != 'Z';
 }
 
+// The state letter of /proc/<pid>/stat ('R', 'S', 'Z', ...), or 0 when the process is gone.
+inline char pid_state(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return 0;
+  auto close = s.rfind(')');
+  return close == std::string::npos || close + 2 >= s.size() ? 0 : s[close + 2];
+}
+
 }  // namespace pbtest
