@@ -38,6 +38,7 @@ namespace patchbay {
 
 namespace detail {
 class LabCore;
+class LabRef;
 struct NodeRec;
 struct ReflectorAccess;
 }  // namespace detail
@@ -143,7 +144,7 @@ class Node {
     return JoinHandle<T>(std::static_pointer_cast<detail::TaskState<T>>(st));
   }
 
-  std::shared_ptr<detail::LabCore> core() const;  // throws Removed when the lab is gone
+  detail::LabRef core() const;                    // an operation on the lab; Removed when it is gone
   std::shared_ptr<detail::NodeRec> rec() const;   // throws Removed when the node is gone
   void run_erased(const std::function<void()>& fn);
   std::function<void()> thread_entry(const char* suffix) const;  // enters the node's namespaces

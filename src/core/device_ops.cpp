@@ -13,9 +13,7 @@ namespace {
 template <class F>
 auto with_iface(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, std::string_view name, const char* op,
                 F&& fn) {
-  auto c = lab.lock();
-  if (!c || c->closing())
-    throw Removed("interface '" + std::string(name) + "'", "the lab has been destroyed");
+  detail::LabRef c(lab, "interface '" + std::string(name) + "'");
   auto d = c->device(dev);
   if (!d || !d->alive) throw Removed("interface '" + std::string(name) + "'", "its device has been removed");
   std::lock_guard lk(d->mu);

@@ -348,9 +348,9 @@ namespace patchbay {
 
 namespace {
 
-detail::LabCore& live_core(const std::shared_ptr<detail::LabCore>& c) {
-  if (!c || c->closing()) throw Removed("lab", "the lab has been shut down");
-  return *c;
+// An operation on the lab (detail::LabRef): Removed once it is shut down.
+detail::LabRef live_core(const std::shared_ptr<detail::LabCore>& c) {
+  return detail::LabRef(c, "lab");
 }
 
 nlohmann::json ip_json(const std::optional<IpAddr>& ip) {
@@ -372,18 +372,20 @@ void log_dns(log::detail::NodeSink* sink, const std::string& name, const std::st
 }  // namespace
 
 void Lab::dns_entry(std::string name, IpAddr ip) {
-  auto& c = live_core(core_);
+  auto ref = live_core(core_);
+  auto& c = *ref;
   c.dns().add_lab_entry(name, ip);
   c.bus().publish("dns_changed", {{"device", nullptr}, {"name", name}, {"ip", ip.to_string()}});
   log_dns(nullptr, name, ip.to_string());
 }
 
 std::optional<IpAddr> Lab::resolve(std::string_view name) const {
-  return live_core(core_).dns().resolve_lab(name);
+  return live_core(core_)->dns().resolve_lab(name);
 }
 
 void Lab::set_nameserver(IpAddr ip) {
-  auto& c = live_core(core_);
+  auto ref = live_core(core_);
+  auto& c = *ref;
   c.dns().set_lab_nameserver(ip);
   c.bus().publish("dns_changed", {{"device", nullptr}, {"name", nullptr}, {"ip", ip.to_string()}});
   log_dns(nullptr, "", ip.to_string());

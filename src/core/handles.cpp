@@ -292,8 +292,7 @@ std::vector<Iface> Device::interfaces() const {
 // ---- Iface ----
 
 IfaceSnapshot Iface::snapshot() const {
-  auto c = lab_.lock();
-  if (!c || c->closing()) throw Removed("interface '" + name_ + "'", "the lab has been destroyed");
+  detail::LabRef c(lab_, "interface '" + name_ + "'");
   auto d = c->device(device_);
   if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
   std::lock_guard lk(d->mu);
@@ -329,8 +328,7 @@ std::optional<LinkCondition> Iface::condition(LinkDirection dir) const {
 namespace {
 void set_iface_cond(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, const std::string& name,
                     std::optional<LinkCondition> cond, LinkDirection dir) {
-  auto c = lab.lock();
-  if (!c || c->closing()) throw Removed("interface '" + name + "'", "the lab has been destroyed");
+  detail::LabRef c(lab, "interface '" + name + "'");
   auto d = c->device(dev);
   if (!d || !d->alive) throw Removed("interface '" + name + "'", "its device has been removed");
   std::lock_guard lk(d->mu);
@@ -346,8 +344,7 @@ void Iface::clear_condition(LinkDirection dir) {
   set_iface_cond(lab_, device_, name_, std::nullopt, dir);
 }
 LinkStats Iface::link_stats() const {
-  auto c = lab_.lock();
-  if (!c || c->closing()) throw Removed("interface '" + name_ + "'", "the lab has been destroyed");
+  detail::LabRef c(lab_, "interface '" + name_ + "'");
   auto d = c->device(device_);
   if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
   std::lock_guard lk(d->mu);

@@ -53,23 +53,23 @@ void Lab::shutdown() {
 }
 
 namespace {
-detail::LabCore& live(const std::shared_ptr<detail::LabCore>& c) {
-  if (!c || c->closing()) throw Removed("lab", "the lab has been shut down");
-  return *c;
+// An operation on the lab (detail::LabRef): Removed once it is shut down.
+detail::LabRef live(const std::shared_ptr<detail::LabCore>& c) {
+  return detail::LabRef(c, "lab");
 }
 }  // namespace
 
 std::string Lab::prefix() const {
-  return live(core_).prefix();
+  return live(core_)->prefix();
 }
 std::optional<std::string> Lab::label() const {
-  return live(core_).opts().label();
+  return live(core_)->opts().label();
 }
 std::uint64_t Lab::seed() const {
-  return live(core_).seed();
+  return live(core_)->seed();
 }
 std::uint64_t Lab::service_errors() const {
-  return live(core_).service_errors();
+  return live(core_)->service_errors();
 }
 std::optional<std::filesystem::path> Lab::outdir() const {
   // Not live(): the files are most interesting once the lab has stopped writing them.
@@ -88,27 +88,27 @@ DeviceBuilder Lab::add_device(std::string name) {
 }
 
 void Lab::remove_device(NodeId id) {
-  live(core_).remove_device(id);
+  live(core_)->remove_device(id);
 }
 void Lab::remove_router(NodeId id) {
-  live(core_).remove_router(id);
+  live(core_)->remove_router(id);
 }
 
 Region Lab::add_region(std::string name) {
-  auto v = live(core_).add_region(name);
+  auto v = live(core_)->add_region(name);
   return Region(v.name, v.router, v.index);
 }
 
 void Lab::link_regions(const Region& a, const Region& b, RegionLink link) {
-  live(core_).link_regions(a.index(), b.index(), link);
+  live(core_)->link_regions(a.index(), b.index(), link);
 }
 
 void Lab::break_region_link(const Region& a, const Region& b) {
-  live(core_).break_region_link(a.index(), b.index());
+  live(core_)->break_region_link(a.index(), b.index());
 }
 
 void Lab::restore_region_link(const Region& a, const Region& b) {
-  live(core_).restore_region_link(a.index(), b.index());
+  live(core_)->restore_region_link(a.index(), b.index());
 }
 
 DefaultRegions Lab::add_default_regions() {
@@ -127,12 +127,13 @@ std::optional<Region> Lab::region(std::string_view name) const {
 
 std::vector<Region> Lab::regions() const {
   std::vector<Region> out;
-  for (auto& v : live(core_).regions()) out.push_back(Region(v.name, v.router, v.index));
+  for (auto& v : live(core_)->regions()) out.push_back(Region(v.name, v.router, v.index));
   return out;
 }
 
 void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> cond, LinkDirection dir) {
-  auto& c = live(core_);
+  auto ref = live(core_);
+  auto& c = *ref;
   auto context = "set_link_condition(" + std::to_string(a.value) + ", " + std::to_string(b.value) + ")";
   // device <-> router: the device's interface(s) on that router.
   for (auto [dev, rt] : {std::pair{a, b}, std::pair{b, a}}) {
@@ -168,42 +169,42 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
 }
 
 Ix Lab::ix() const {
-  return Ix(live(core_).weak_from_this(), NodeId{1}, "ix");
+  return Ix(live(core_)->weak_from_this(), NodeId{1}, "ix");
 }
 
 std::optional<Device> Lab::device(NodeId id) const {
-  auto d = live(core_).device(id);
+  auto d = live(core_)->device(id);
   if (!d || !d->alive) return std::nullopt;
   return Device(core_, d->id, d->name);
 }
 
 std::optional<Router> Lab::router(NodeId id) const {
-  auto r = live(core_).router(id);
+  auto r = live(core_)->router(id);
   if (!r || !r->alive) return std::nullopt;
   return Router(core_, r->id, r->name);
 }
 
 std::optional<Device> Lab::device_by_name(std::string_view name) const {
-  auto n = live(core_).by_name(name);
+  auto n = live(core_)->by_name(name);
   if (!n || !n->alive || n->kind != detail::NodeKind::Device) return std::nullopt;
   return Device(core_, n->id, n->name);
 }
 
 std::optional<Router> Lab::router_by_name(std::string_view name) const {
-  auto n = live(core_).by_name(name);
+  auto n = live(core_)->by_name(name);
   if (!n || !n->alive || n->kind != detail::NodeKind::Router) return std::nullopt;
   return Router(core_, n->id, n->name);
 }
 
 std::vector<Device> Lab::devices() const {
   std::vector<Device> out;
-  for (auto& d : live(core_).devices()) out.push_back(Device(core_, d->id, d->name));
+  for (auto& d : live(core_)->devices()) out.push_back(Device(core_, d->id, d->name));
   return out;
 }
 
 std::vector<Router> Lab::routers() const {
   std::vector<Router> out;
-  for (auto& r : live(core_).routers()) out.push_back(Router(core_, r->id, r->name));
+  for (auto& r : live(core_)->routers()) out.push_back(Router(core_, r->id, r->name));
   return out;
 }
 
@@ -218,7 +219,7 @@ std::string env_key(std::string_view s) {
 
 std::map<std::string, std::string> Lab::env_vars() const {
   std::map<std::string, std::string> out;
-  for (auto& d : live(core_).devices()) {
+  for (auto& d : live(core_)->devices()) {
     std::lock_guard lk(d->mu);
     auto key = env_key(d->name);
     for (auto& i : d->ifaces) {
@@ -236,11 +237,11 @@ std::map<std::string, std::string> Lab::env_vars() const {
 }
 
 EventSubscription Lab::subscribe(std::size_t capacity) const {
-  return live(core_).bus().subscribe(capacity);
+  return live(core_)->bus().subscribe(capacity);
 }
 
 LabState Lab::state() const {
-  return live(core_).state();
+  return live(core_)->state();
 }
 
 // ---- RouterBuilder ----
@@ -362,11 +363,10 @@ DeviceBuilder& DeviceBuilder::ipv6_provisioning_mode(Ipv6ProvisioningMode m) {
 Router RouterBuilder::build() {
   if (cfg_->built)
     throw InvalidArgument("router '" + cfg_->name + "'", "build() called twice on one builder");
-  auto core = lab_.lock();
-  if (!core || core->closing()) throw Removed("router '" + cfg_->name + "'", "the lab has been shut down");
+  detail::LabRef core(lab_, "router '" + cfg_->name + "'");
   cfg_->built = true;
   auto r = core->build_router(*cfg_);
-  return Router(core, r->id, r->name);
+  return Router(core.shared(), r->id, r->name);
 }
 
 // ---- DeviceBuilder ----
@@ -408,11 +408,10 @@ DeviceBuilder& DeviceBuilder::mtu(std::uint32_t mtu) {
 Device DeviceBuilder::build() {
   if (cfg_->built)
     throw InvalidArgument("device '" + cfg_->name + "'", "build() called twice on one builder");
-  auto core = lab_.lock();
-  if (!core || core->closing()) throw Removed("device '" + cfg_->name + "'", "the lab has been shut down");
+  detail::LabRef core(lab_, "device '" + cfg_->name + "'");
   cfg_->built = true;
   auto d = core->build_device(*cfg_);
-  return Device(core, d->id, d->name);
+  return Device(core.shared(), d->id, d->name);
 }
 
 }  // namespace patchbay

@@ -8,8 +8,8 @@
 #include <regex>
 
 #include "core/ids.hpp"
-#include "patchbay/log.hpp"
 #include "patchbay/consts.hpp"
+#include "patchbay/log.hpp"
 #include "sys/sysctl.hpp"
 
 namespace patchbay::detail {
@@ -201,16 +201,74 @@ void LabCore::create_root() {
                       {"gw_v6", core::AddressPlan::ix_gw_v6().to_string()}});
 }
 
-void LabCore::shutdown() {
-  if (closing_.exchange(true)) return;
+namespace {
+
+// This thread's operation depth per lab (a thread rarely works on more than one or two labs).
+thread_local std::vector<std::pair<const LabCore*, int>> t_op_depth;
+
+int depth_if_any(const LabCore* c) {
+  for (auto& [lab, n] : t_op_depth)
+    if (lab == c) return n;
+  return 0;
+}
+
+int& depth_of(const LabCore* c) {
+  for (auto& [lab, n] : t_op_depth)
+    if (lab == c) return n;
+  return t_op_depth.emplace_back(c, 0).second;
+}
+
+}  // namespace
+
+void LabCore::enter_op(const std::string& what) {
   {
-    std::shared_ptr<Spawner> sp;
-    {
-      std::lock_guard lk(spawner_mu_);
-      sp = std::move(spawner_);
-    }
-    if (sp) sp->terminate(std::nullopt, opts_.child_grace());
+    std::lock_guard lk(op_mu_);
+    if (closing_) throw Removed(what, "the lab has been shut down");
+    ++ops_;
   }
+  ++depth_of(this);
+}
+
+void LabCore::leave_op() {
+  int& d = depth_of(this);
+  if (--d == 0) std::erase_if(t_op_depth, [this](auto& e) { return e.first == this; });
+  std::lock_guard lk(op_mu_);
+  if (--ops_ == 0 || closing_) op_cv_.notify_all();
+}
+
+LabRef::LabRef(std::shared_ptr<LabCore> core, const std::string& what) : core_(std::move(core)) {
+  if (!core_) throw Removed(what, "the lab has been shut down");
+  core_->enter_op(what);
+  held_ = true;
+}
+
+void LabCore::shutdown() {
+  {
+    std::lock_guard lk(op_mu_);
+    if (closing_) return;
+    closing_ = true;  // under op_mu_: no operation starts after this
+  }
+  std::shared_ptr<Spawner> sp;
+  {
+    std::lock_guard lk(spawner_mu_);
+    sp = std::move(spawner_);
+  }
+  if (sp) sp->terminate(std::nullopt, opts_.child_grace());
+  // Operations in flight finish before anything goes. One may still be starting a child through
+  // the spawner it already held, or waiting for one: keep killing them meanwhile.
+  {
+    std::unique_lock lk(op_mu_);
+    const int mine = depth_if_any(this);
+    while (ops_ > mine) {
+      if (op_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return ops_ <= mine; })) break;
+      if (sp) {
+        lk.unlock();
+        sp->terminate(std::nullopt, std::chrono::milliseconds(0));
+        lk.lock();
+      }
+    }
+  }
+  sp.reset();
   std::vector<std::shared_ptr<NodeRec>> nodes;
   {
     std::lock_guard lk(mu_);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -237,7 +239,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
  public:
   explicit LabCore(LabOpts opts);
   ~LabCore();
+  // Refuses new operations (Removed "the lab is shut down"), kills the children, waits for the
+  // operations in flight on other threads to finish, then tears everything down. Idempotent.
   void shutdown();
+
+  // Every public operation (handle and Lab methods) runs between enter_op() and leave_op() (see
+  // LabRef), so shutdown() never destroys a service or namespace under a caller: a caller either
+  // completes or gets Removed. Nested operations on one thread count once per level, and a thread
+  // may shut the lab down from inside an operation (its own levels are not waited for).
+  void enter_op(const std::string& what);
+  void leave_op();
 
   const LabOpts& opts() const { return opts_; }
   const std::string& prefix() const { return prefix_; }
@@ -388,7 +399,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::uint64_t seq_;
   std::string prefix_;
   std::uint64_t seed_;
-  std::atomic<bool> closing_{false};
+  std::atomic<bool> closing_{false};  // set under op_mu_
+  std::mutex op_mu_;
+  std::condition_variable op_cv_;
+  int ops_ = 0;  // operations in flight, all threads
   std::atomic<std::uint64_t> service_errors_{0};
 
   mutable std::mutex mu_;
@@ -428,6 +442,33 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void install_region_routes(std::uint32_t from, std::uint32_t to);  // region_mu_ held
   Netns& wire_ns();
   const RegionLinkRec* find_link(std::uint32_t a, std::uint32_t b) const;
+};
+
+// A live reference to a lab for the length of one public operation: keeps the LabCore alive and
+// holds an operation slot (LabCore::enter_op), so shutdown waits for it. Take it at the start of
+// the operation; release() it before blocking on something only shutdown would end (user code on
+// a worker, a child's exit).
+class LabRef {
+ public:
+  // Throws Removed("<what>", "the lab has been shut down") for a destroyed or closing lab.
+  LabRef(std::shared_ptr<LabCore> core, const std::string& what);
+  LabRef(const std::weak_ptr<LabCore>& core, const std::string& what) : LabRef(core.lock(), what) {}
+  ~LabRef() { release(); }
+  LabRef(LabRef&& o) noexcept : core_(std::move(o.core_)), held_(std::exchange(o.held_, false)) {}
+  LabRef& operator=(LabRef&&) = delete;
+  LabRef(const LabRef&) = delete;
+
+  LabCore* operator->() const { return core_.get(); }
+  LabCore& operator*() const { return *core_; }
+  const std::shared_ptr<LabCore>& shared() const { return core_; }
+  void release() {
+    if (held_) core_->leave_op();
+    held_ = false;
+  }
+
+ private:
+  std::shared_ptr<LabCore> core_;
+  bool held_ = false;
 };
 
 }  // namespace patchbay::detail

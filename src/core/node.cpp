@@ -19,10 +19,8 @@ namespace patchbay {
 using detail::LabCore;
 using detail::NodeRec;
 
-std::shared_ptr<LabCore> Node::core() const {
-  auto c = lab_.lock();
-  if (!c || c->closing()) throw Removed("node '" + name_ + "'", "the lab has been destroyed");
-  return c;
+detail::LabRef Node::core() const {
+  return detail::LabRef(lab_, "node '" + name_ + "'");
 }
 
 std::shared_ptr<NodeRec> Node::rec() const {
@@ -105,6 +103,9 @@ void Node::run_erased(const std::function<void()>& fn) {
     if (!r->sw) r->sw = std::make_shared<detail::SyncWorker>(r->name, entry_for(r, *c));
     w = r->sw;
   }
+  // User code may run for as long as it likes: it is not an operation shutdown waits for (it
+  // stops the worker, which waits for the code instead).
+  c.release();
   w->run(fn);
 }
 

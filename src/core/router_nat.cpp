@@ -7,6 +7,8 @@ namespace patchbay::detail {
 
 EventLoop& LabCore::loop() {
   std::lock_guard lk(loop_mu_);
+  // Never made again once shutdown() has taken it (it does so under loop_mu_, after closing_).
+  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab has been shut down");
   if (!loop_) {
     // A failing handler (NAT queue, RA socket) is reported and the loop carries on.
     std::weak_ptr<LabCore> weak = weak_from_this();
@@ -30,6 +32,7 @@ EventLoop& LabCore::loop() {
 nat::Controller& LabCore::nat_controller() {
   auto& l = loop();
   std::lock_guard lk(loop_mu_);
+  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab has been shut down");
   if (!nat_ctrl_) nat_ctrl_ = std::make_unique<nat::Controller>(l, seed_);
   return *nat_ctrl_;
 }

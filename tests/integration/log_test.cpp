@@ -300,10 +300,13 @@ TEST(LabLogs, LoggingRacingWithTeardownNeitherCrashesNorWritesLate) {
       ++written;
     }
   });
+  std::atomic<bool> inside_running{false};
   auto inside = dev.spawn_thread([&] {
+    inside_running = true;
     while (!stop) log::info("race", "inside");
   });
-  while (written < 100) std::this_thread::sleep_for(1ms);
+  // Both must be logging when the lab goes (a thread still entering the namespace would fail).
+  while (written < 100 || !inside_running) std::this_thread::sleep_for(1ms);
   lab.reset();  // destroys the lab while both keep logging
   const auto json = fs::file_size(d.path() / "device.dev.tracing.jsonl");
   const auto text = fs::file_size(d.path() / "device.dev.tracing.log");
