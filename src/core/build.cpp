@@ -346,12 +346,14 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
-  if (r->log) r->log->close();
   stop_ra(*r);
   stop_nat64(*r);
   detach_router_links(*r);
   if (r->region) region_router_removed(*r);
   if (r->nat_attached) nat_controller().detach(r->id);
+  // Closed only now: the RA service, NAT64 and the NAT controller log for the router until they
+  // are stopped, and their last records belong in its files.
+  if (r->log) r->log->close();
   remove_routes(r->ancestor_routes);
   // Delete the parent-side port explicitly: the namespace may outlive us if a user still holds a
   // socket in it, and its uplink must not stay attached with an address that will be reused.
@@ -528,7 +530,6 @@ void LabCore::remove_device(NodeId id) {
   std::lock_guard nlk(d->mu);
   terminate_children(d->id);
   d->stop_workers();
-  if (d->log) d->log->close();
   detach_device_links(*d);
   for (auto& [rt, port] : ports) {
     try {
@@ -538,6 +539,9 @@ void LabCore::remove_device(NodeId id) {
     } catch (const Error&) {
     }
   }
+  // Last, like a router's: a closed sink drops what is written to it, so nothing that still runs
+  // for the device during its removal may come after this.
+  if (d->log) d->log->close();
   d->ns.reset();
   dns_->forget_device(d->id);
   emit("device_removed", {{"name", d->name}});

@@ -10,17 +10,15 @@
 #include <cstdint>
 
 #include "patchbay/net.hpp"
+#include "sys/seed.hpp"
 
 namespace patchbay::core {
 
-// SplitMix64 finaliser (one step of Steele/Lea/Flood's generator), all arithmetic modulo 2^64.
-std::uint64_t splitmix64(std::uint64_t x);
-
-// splitmix64(rotl(a, 7) ^ rotr(b, 3) ^ 0xC2B2AE3D27D4EB4F).
-std::uint64_t seed2(std::uint64_t a, std::uint64_t b);
-
-// splitmix64(seed2(a, b) ^ rotl(c, 17)).
-std::uint64_t seed3(std::uint64_t a, std::uint64_t b, std::uint64_t c);
+// The seed functions live in sys/seed.hpp (the NAT controller needs them too and may not include
+// core); core code keeps calling them by these names.
+using sys::seed2;
+using sys::seed3;
+using sys::splitmix64;
 
 // fe80:: followed by splitmix64(s) as 8 big-endian bytes, with 0x02 OR'ed into the first byte.
 Ipv6Addr ll(std::uint64_t s);

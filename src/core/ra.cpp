@@ -25,8 +25,9 @@ namespace patchbay::detail {
 namespace {
 
 constexpr std::uint32_t kMaxLifetime = 9000;
-constexpr std::string_view kRaEventTarget = "patchbay::_events::RouterAdvertisement";
-constexpr std::string_view kRsEventTarget = "patchbay::_events::RouterSolicitation";
+// Built once (event_target allocates); kEventsMarker is a constant, so no init-order question.
+const std::string kRaEventTarget = log::detail::event_target("patchbay", "RouterAdvertisement");
+const std::string kRsEventTarget = log::detail::event_target("patchbay", "RouterSolicitation");
 
 void put16(std::vector<std::uint8_t>& b, std::uint16_t v) {
   b.push_back(static_cast<std::uint8_t>(v >> 8));

@@ -1,11 +1,18 @@
 // Log listing and log-kind detection of a run directory (SPEC 14.1).
 #include "events/run_files.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
+#include <mutex>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
+
+#include "patchbay/consts.hpp"
 
 namespace patchbay::events {
 
@@ -46,11 +53,23 @@ std::vector<std::string> head_lines(const std::string& head) {
 
 }  // namespace
 
-std::string log_kind(const fs::path& file) {
-  const std::string name = file.filename().string();
-  if (name == "events.jsonl") return "lab_events";
-  if (name.ends_with(".tracing.jsonl")) return "tracing_jsonl";
-  if (name.ends_with(".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
+namespace {
+
+// The kind of a file found by reading its head, remembered per path with the file's identity:
+// the UI polls /logs every few seconds and a run can hold thousands of files, whose heads would
+// otherwise be read (16 KiB each) and parsed on every request.
+struct SniffedKind {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  std::int64_t mtime_ns;
+  std::string kind;
+};
+constexpr std::size_t kMaxCachedKinds = 65536;  // a few MiB at most; cleared when full
+std::mutex g_kinds_mu;
+std::unordered_map<std::string, SniffedKind>* g_kinds = new std::unordered_map<std::string, SniffedKind>;
+
+std::string sniff_kind(const fs::path& file, const std::string& name) {
   const std::string head = read_head(file);
   if (is_qlog_seq(head)) return "qlog";
   const auto lines = head_lines(head);
@@ -71,6 +90,31 @@ std::string log_kind(const fs::path& file) {
   if (name.ends_with(".json") || !json::parse(head, nullptr, false).is_discarded()) return "json";
   if (head.find("\x1b[") != std::string::npos) return "ansi_text";
   return "text";
+}
+
+}  // namespace
+
+std::string log_kind(const fs::path& file) {
+  const std::string name = file.filename().string();
+  if (name == consts::kEventsJsonl) return "lab_events";
+  if (name.ends_with(".tracing.jsonl")) return "tracing_jsonl";
+  if (name.ends_with(".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return sniff_kind(file, name);
+  const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const std::string key = file.string();
+  {
+    std::lock_guard lk(g_kinds_mu);
+    auto it = g_kinds->find(key);
+    if (it != g_kinds->end() && it->second.dev == st.st_dev && it->second.ino == st.st_ino &&
+        it->second.size == st.st_size && it->second.mtime_ns == mtime)
+      return it->second.kind;
+  }
+  std::string kind = sniff_kind(file, name);
+  std::lock_guard lk(g_kinds_mu);
+  if (g_kinds->size() >= kMaxCachedKinds) g_kinds->clear();
+  (*g_kinds)[key] = {st.st_dev, st.st_ino, st.st_size, mtime, kind};
+  return kind;
 }
 
 std::string log_node(const std::string& file_name) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "patchbay/consts.hpp"
 #include "patchbay/error.hpp"
 #include "patchbay/events.hpp"
 
@@ -371,8 +372,9 @@ const std::unordered_map<std::string_view, Handler>& handlers() {
 // ---- from_json helpers: strict about types, lenient about absence ----
 
 [[noreturn]] void bad_key(std::string_view key, std::string_view expected, const json& got) {
-  throw InvalidArgument("state.json", "\"" + std::string(key) + "\" must be " + std::string(expected) +
-                                          ", got " + got.type_name());
+  throw InvalidArgument(
+      std::string(consts::kStateJson),
+      "\"" + std::string(key) + "\" must be " + std::string(expected) + ", got " + got.type_name());
 }
 
 const json* member(const json& j, std::string_view key) {

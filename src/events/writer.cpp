@@ -16,6 +16,7 @@
 
 #include "patchbay/consts.hpp"
 #include "patchbay/error.hpp"
+#include "sys/io.hpp"
 
 namespace patchbay::events {
 
@@ -56,19 +57,6 @@ void make_dirs(const fs::path& dir, const std::string& context) {
   if (!fs::is_directory(dir, ec)) throw_errno(context, dir, "create directory", ENOTDIR);
 }
 
-// Writes all of `data`; false with errno set on failure.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 }  // namespace
 
 fs::path claim_run_dir(const OutDir& out, std::string_view name, std::chrono::system_clock::time_point now,
@@ -89,6 +77,9 @@ fs::path claim_run_dir(const OutDir& out, std::string_view name, std::chrono::sy
 OutputWriter::OutputWriter(const OutDir& out, std::string_view name, std::string context)
     : context_(std::move(context)),
       dir_(claim_run_dir(out, name, std::chrono::system_clock::now(), context_ + ": outdir")) {
+  // Every node that logs keeps its files open (docs/logging.md): a 1,000-node lab needs more
+  // descriptors than the usual soft limit of 1,024, and the hard limit is ours to take.
+  sys::raise_nofile_limit_once();
   fs::path events = dir_ / consts::kEventsJsonl;
   events_fd_.reset(::open(events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!events_fd_) throw_errno(context_ + ": outdir", events, "open", errno);
@@ -170,7 +161,7 @@ void OutputWriter::write_events(const std::deque<LabEvent>& batch) {
   // One write per batch: with O_APPEND a line is never interleaved with another writer's, and
   // write(2) puts it in the page cache where every reader sees it. No fsync: readers need
   // visibility, not crash durability, and an fsync per event would stall on slow disks.
-  if (!write_all(events_fd_.get(), text)) report(dir_ / consts::kEventsJsonl, "write", errno);
+  if (!sys::write_all(events_fd_.get(), text)) report(dir_ / consts::kEventsJsonl, "write", errno);
 }
 
 void OutputWriter::write_state() {
@@ -179,7 +170,7 @@ void OutputWriter::write_state() {
       state_.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return report(tmp, "open", errno);
-  if (!write_all(fd.get(), text)) return report(tmp, "write", errno);
+  if (!sys::write_all(fd.get(), text)) return report(tmp, "write", errno);
   if (::close(fd.release()) != 0) return report(tmp, "close", errno);
   // rename is atomic: a reader sees the previous state.json or this one, never half of one.
   if (::rename(tmp.c_str(), (dir_ / consts::kStateJson).c_str()) != 0)

@@ -9,8 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "log/render.hpp"
 #include "log/sink.hpp"
 #include "patchbay/events.hpp"
+#include "sys/io.hpp"
 
 namespace patchbay::log {
 
@@ -62,8 +64,8 @@ std::string dump(const ojson& j) {
 }
 
 // {"timestamp","level","fields":{"message",...},"target"[,"span","spans"]}
-std::string record_line(const std::string& ts, Level level, std::string_view target, std::string_view message,
-                        Fields fields) {
+ojson record_tree(const std::string& ts, Level level, std::string_view target, std::string_view message,
+                  Fields fields) {
   ojson j = ojson::object();
   j["timestamp"] = ts;
   j["level"] = level_name(level);
@@ -78,7 +80,14 @@ std::string record_line(const std::string& ts, Level level, std::string_view tar
     for (const auto* s : t_spans) all.push_back(span_json(*s));
     j["spans"] = std::move(all);
   }
-  return dump(j);
+  return j;
+}
+
+// The text of a record: from the tree in hand, unless dumping replaced invalid UTF-8 (U+FFFD in
+// the line), where only the line parsed back gives the bytes fmt-log prints for it.
+std::optional<std::string> record_text(const ojson& tree, const std::string& line, bool color) {
+  if (line.find("\xEF\xBF\xBD") != std::string::npos) return render_line(line, color);
+  return render_record(tree, color);
 }
 
 // {...fields except "message", "kind", "timestamp"}
@@ -91,17 +100,11 @@ std::string event_line(const std::string& ts, std::string_view target, Fields fi
   return dump(j);
 }
 
-void write_console(Console& c, const std::string& json) {
-  auto text = render_line(json, c.color);
+void write_console(Console& c, const ojson& tree, const std::string& json) {
+  auto text = record_text(tree, json, c.color);
   if (!text) return;
   std::lock_guard lk(c.mu);
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
+  (void)sys::write_all(STDERR_FILENO, *text);  // nowhere left to report a broken stderr
 }
 
 }  // namespace
@@ -135,14 +138,15 @@ void write(NodeSink* sink, Level level, std::string_view target, std::string_vie
   if (!to_file && !to_console) return;
   try {
     const std::string ts = format_rfc3339(std::chrono::system_clock::now(), 6);
-    const std::string json = record_line(ts, level, target, message, fields);
+    const ojson tree = record_tree(ts, level, target, message, fields);
+    const std::string json = dump(tree);
     if (to_file) {
-      // Rendered from the line itself, so the text file is byte-identical to `fmt-log` output.
-      auto text = render_line(json, true);
+      // Byte-identical to what `fmt-log` prints for the line (render.hpp's guarantee).
+      auto text = record_text(tree, json, true);
       sink->write(json, text ? *text : std::string(),
                   is_event_target(target) ? event_line(ts, target, fields) : "");
     }
-    if (to_console) write_console(*con, json);
+    if (to_console) write_console(*con, tree, json);
   } catch (...) {
     // Logging never throws into the caller (only allocation can fail here).
   }
@@ -159,6 +163,9 @@ bool enabled(Level level, std::string_view target) {
 }
 
 Span::Span(std::string_view name, Fields fields) {
+  // Nothing this thread logs can be written anywhere (no node sink, no console): the span would
+  // only cost allocations. It is not pushed, and ~Span, which looks for it, finds nothing to pop.
+  if (detail::t_sink == nullptr && detail::g_console.load(std::memory_order_acquire) == nullptr) return;
   data_.name = name;
   data_.fields.reserve(fields.size());
   for (const auto& [k, v] : fields) data_.fields.emplace_back(std::string(k), v);

@@ -3,6 +3,7 @@
 // default ANSI format.
 #include <nlohmann/json.hpp>
 
+#include "log/render.hpp"
 #include "log/sink.hpp"
 
 namespace patchbay::log {
@@ -92,7 +93,12 @@ std::string_view level_name(Level level) {
 
 std::optional<std::string> render_line(std::string_view json_line, bool color) {
   ojson j = ojson::parse(json_line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  if (j.is_discarded()) return std::nullopt;
+  return detail::render_record(j, color);
+}
+
+std::optional<std::string> detail::render_record(const ojson& j, bool color) {
+  if (!j.is_object()) return std::nullopt;
   auto ts = j.find("timestamp"), level = j.find("level");
   if (ts == j.end() || level == j.end() || !ts->is_string() || !level->is_string()) return std::nullopt;
 

@@ -10,26 +10,11 @@
 #include <utility>
 
 #include "patchbay/consts.hpp"
+#include "sys/io.hpp"
 
 namespace patchbay::log::detail {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-}  // namespace
 
 NodeSink::NodeSink(fs::path dir, std::string_view kind, std::string_view name,
                    std::shared_ptr<const Filter> filter)
@@ -67,7 +52,7 @@ bool NodeSink::append(UniqueFd& fd, std::string_view ext, std::string_view data)
       return false;
     }
   }
-  if (write_all(fd.get(), data)) return true;
+  if (sys::write_all(fd.get(), data)) return true;
   report(path(ext), errno);
   return false;
 }
@@ -78,7 +63,7 @@ void NodeSink::report(const fs::path& file, int err) {
   std::string msg = "patchbay: log file '" + file.string() +
                     "': " + std::error_code(err, std::system_category()).message() +
                     " (further errors for this node are not reported)\n";
-  (void)write_all(STDERR_FILENO, msg);
+  (void)sys::write_all(STDERR_FILENO, msg);
 }
 
 void NodeSink::close() {

@@ -1,7 +1,6 @@
 #include "runner/fmt_log.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,13 +9,14 @@
 #include <filesystem>
 #include <iostream>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "patchbay/consts.hpp"
 #include "patchbay/fd.hpp"
 #include "patchbay/log.hpp"
 #include "runner/files.hpp"
+#include "sys/io.hpp"
+#include "sys/line_tail.hpp"
 
 namespace patchbay::runner {
 
@@ -30,8 +30,18 @@ std::string errno_text(int err) {
   return std::error_code(err, std::system_category()).message();
 }
 
+// One line as text: a tracing record rendered, anything else verbatim.
+void render_into(std::string_view l, bool color, std::string& out) {
+  if (auto text = log::render_line(l, color)) {
+    out += *text;
+  } else {
+    out.append(l);
+    out += '\n';
+  }
+}
+
 // Splits a byte stream into lines and renders each complete one; a partial last line waits for
-// the rest (a writer may be in the middle of it while we follow).
+// the rest (a pipe's writer may be in the middle of it).
 class Renderer {
  public:
   explicit Renderer(bool color) : color_(color) {}
@@ -40,40 +50,24 @@ class Renderer {
     pending_.append(data);
     std::size_t start = 0, nl;
     while ((nl = pending_.find('\n', start)) != std::string::npos) {
-      line(std::string_view(pending_).substr(start, nl - start), out);
+      render_into(std::string_view(pending_).substr(start, nl - start), color_, out);
       start = nl + 1;
     }
     pending_.erase(0, start);
   }
   // End of input: a last line without newline is still a line.
   void finish(std::string& out) {
-    if (!pending_.empty()) line(pending_, out);
+    if (!pending_.empty()) render_into(pending_, color_, out);
     pending_.clear();
   }
-  void reset() { pending_.clear(); }
 
  private:
-  void line(std::string_view l, std::string& out) const {
-    if (auto text = log::render_line(l, color_)) {
-      out += *text;
-    } else {
-      out.append(l);
-      out += '\n';
-    }
-  }
-
   bool color_;
   std::string pending_;
 };
 
 bool write_stdout(std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::write(STDOUT_FILENO, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
+  return sys::write_all(STDOUT_FILENO, s);
 }
 
 // Reads what `fd` has now; false on a read error (errno set).
@@ -112,34 +106,22 @@ int render_stream(int fd, const std::string& name, bool color) {
 }
 
 // Prints the file, then every complete line appended to it. A truncated file is read again
-// from the start; a file replaced by another (rename) is reopened.
+// from the start; a file replaced by another (rename) is read to its end, then the new one from
+// its start (sys::LineTail), so nothing appended just before the switch is lost.
 int follow_file(const fs::path& path, bool color) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail("open '" + path.string() + "'", errno);
-  Renderer r(color);
-  off_t offset = 0;
+  // LineTail reads a missing file as empty; the user named a file, so a missing one is an error.
+  if (UniqueFd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); !probe)
+    return fail("open '" + path.string() + "'", errno);
+  sys::LineTail tail(path);
+  sys::FileWatch watch(path);
+  std::string out;
   for (;;) {
-    std::string out;
-    if (!drain(fd.get(), r, out)) return fail("read '" + path.string() + "'", errno);
-    if (!out.empty() && !write_stdout(out)) return 0;  // the reader went away
-    offset = ::lseek(fd.get(), 0, SEEK_CUR);
-    std::this_thread::sleep_for(kFollowPoll);
-    struct stat by_fd {
-    }, by_path{};
-    if (::fstat(fd.get(), &by_fd) != 0) return fail("stat '" + path.string() + "'", errno);
-    if (::stat(path.c_str(), &by_path) == 0 &&
-        (by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev)) {
-      UniqueFd next(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (next) {
-        fd = std::move(next);
-        r.reset();
-        continue;
-      }
+    // A poll hands out at most 1 MiB; keep going until the backlog is printed.
+    while (tail.poll([&](std::string_view l) { render_into(l, color, out); }) > 0) {
+      if (!write_stdout(out)) return 0;  // the reader went away
+      out.clear();
     }
-    if (by_fd.st_size < offset) {
-      ::lseek(fd.get(), 0, SEEK_SET);
-      r.reset();
-    }
+    watch.wait(kFollowPoll, -1);
   }
 }
 
@@ -198,6 +180,11 @@ int fmt_log_command(const FmtLogOptions& opts) {
   if (opts.recursive) {
     if (stdin_input) return usage("-r needs a directory (or file)");
     if (opts.follow) return usage("-r and -f cannot be combined");
+    // -r FILE writes the .tracing.log next to it; any other name has no such twin to write.
+    std::error_code ec;
+    if (fs::is_regular_file(opts.input, ec) && !is_tracing_jsonl(opts.input))
+      return usage("-r '" + opts.input + "': not a *." + std::string(consts::kTracingJsonlExt) +
+                   " file (use it without -r to print it)");
     return render_tree(opts.input, color);
   }
   // Following stdin is reading it to the end: a pipe has no appends to wait for.

@@ -18,7 +18,7 @@ struct FmtLogOptions {
 
 // Lines that are not tracing records (not JSON, or JSON without "timestamp" and "level") are
 // printed unchanged. Returns the exit code: 0, 1 (a file cannot be read or written), 2 (usage:
-// a directory without -r, -r on stdin, -r with -f).
+// a directory without -r, -r on stdin, -r with -f, -r on a file that is no *.tracing.jsonl).
 int fmt_log_command(const FmtLogOptions& opts);
 
 }  // namespace patchbay::runner

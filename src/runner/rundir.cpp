@@ -68,6 +68,10 @@ fs::path make_run_root(const fs::path& work_dir, std::chrono::system_clock::time
   return dir / name;
 }
 
+// Not util::sanitize_for_path_component on purpose: that one also maps '.' to '_' because a node
+// name sits between the dots of "<kind>.<name>.<ext>" (SPEC 13.1), which it must not add to. A sim
+// dir, a binary or a repo checkout is a whole path component of its own, so a dot is harmless
+// there and keeps names like "v1.2" or "foo.git" readable; only "." and ".." (and "") need care.
 std::string sanitize_name(std::string_view name) {
   if (name.empty()) return "sim";
   std::string out;

@@ -30,7 +30,10 @@ EventStream::EventStream(std::filesystem::path events_file, std::optional<std::u
 
 std::size_t EventStream::read(std::string& out) {
   std::size_t n = 0;
+  if (ended()) return 0;
   tail_.poll([&](std::string_view line) {
+    // LineTail counts the reset before it hands out the new file's lines: none of them is sent.
+    if (ended()) return;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     auto opid = event_opid(line);
     if (!opid || (after_ && *opid <= *after_)) return;

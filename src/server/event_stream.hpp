@@ -6,6 +6,10 @@
 //   std::string out;
 //   s.read(out);      // call again after the file grew; never repeats or skips a line
 //
+// When events.jsonl is truncated or replaced under its name, the stream ends (ended()): the
+// byte offset no longer says what the client has, and re-reading from 0 would send old opids
+// again. The server then ends the response, and EventSource reconnects with Last-Event-ID.
+//
 // Lines that are not JSON objects with an unsigned `opid` are not events and are skipped; the
 // line is sent verbatim (it is already one JSON document on one line).
 #pragma once
@@ -16,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/line_tail.hpp"
+#include "sys/line_tail.hpp"
 
 namespace patchbay::server {
 
@@ -26,13 +30,16 @@ std::optional<std::uint64_t> event_opid(std::string_view line);
 class EventStream {
  public:
   EventStream(std::filesystem::path events_file, std::optional<std::uint64_t> after);
-  // Appends the messages for the lines appended since the last call; returns how many.
+  // Appends the messages for the lines appended since the last call; returns how many. Nothing
+  // after the file was truncated or replaced.
   std::size_t read(std::string& out);
+  // The file was truncated or replaced: read() delivers nothing more.
+  bool ended() const { return tail_.resets() != 0; }
   // Byte offset in events.jsonl just after the last complete line read.
   std::uint64_t offset() const { return tail_.offset(); }
 
  private:
-  LineTail tail_;
+  sys::LineTail tail_;
   std::optional<std::uint64_t> after_;
 };
 

@@ -1,5 +1,7 @@
 #include "server/http.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 #include "patchbay/error.hpp"
@@ -9,6 +11,44 @@ namespace patchbay::server {
 std::string BindAddress::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool host_allowed(std::string_view host_header, const BindAddress& bound) {
+  std::string_view name = host_header, port = "80";
+  // "[v6]:port", "[v6]", "name:port" or "name"; the brackets stay part of the name.
+  const auto colon = host_header.rfind(':');
+  const auto bracket = host_header.rfind(']');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    name = host_header.substr(0, colon);
+    port = host_header.substr(colon + 1);
+  }
+  if (name.empty() || port != std::to_string(bound.port)) return false;
+  const std::string bound_host =
+      bound.host.find(':') != std::string::npos ? "[" + bound.host + "]" : bound.host;
+  for (std::string_view ok : {std::string_view("localhost"), std::string_view("127.0.0.1"),
+                              std::string_view("[::1]"), std::string_view(bound_host)})
+    if (iequal(name, ok)) return true;
+  // Bound to a wildcard (--bind 0.0.0.0 / [::], e.g. inside a VM), other machines reach us by one
+  // of our addresses. An address literal cannot be re-pointed by DNS, so any literal is safe.
+  const bool wildcard = bound.host == "0.0.0.0" || bound.host == "::";
+  if (!wildcard) return false;
+  const std::string literal(name.starts_with('[') && name.ends_with(']') ? name.substr(1, name.size() - 2)
+                                                                         : name);
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, literal.c_str(), buf) == 1 || ::inet_pton(AF_INET6, literal.c_str(), buf) == 1;
 }
 
 BindAddress parse_bind(std::string_view text) {

@@ -23,6 +23,13 @@ struct BindAddress {
 };
 BindAddress parse_bind(std::string_view text);
 
+// The DNS-rebinding guard: is `host_header` (the request's Host, "" when absent) one of
+// localhost, 127.0.0.1, [::1] or the bound host, each with the bound port? A page of another
+// site whose name was re-pointed at 127.0.0.1 sends its own name and is refused. Host names
+// compare case-insensitively; a missing port counts as 80. Bound to a wildcard (0.0.0.0, ::), any
+// IP address literal with the bound port is accepted too (DNS cannot re-point a literal).
+bool host_allowed(std::string_view host_header, const BindAddress& bound);
+
 // `.json` -> application/json, `.jsonl` -> application/x-ndjson, else text/plain; charset=utf-8.
 std::string content_type_for(std::string_view file_name);
 

@@ -1,6 +1,13 @@
 #include "server/paths.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace patchbay::server {
 
@@ -75,6 +82,35 @@ Resolved resolve_under(const fs::path& root, std::string_view rel) {
   std::error_code ec;
   if (!fs::is_regular_file(*canon, ec)) return {PathStatus::NotFound, {}};
   return {PathStatus::Ok, *canon};
+}
+
+Opened open_beneath(const fs::path& root, const fs::path& file) {
+  Opened out;
+  const fs::path rel = file.lexically_relative(root);
+  if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+    out.status = PathStatus::Forbidden;
+    return out;
+  }
+  UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return out;
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, root_fd.get(), rel.c_str(), &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) fd = ::openat(root_fd.get(), rel.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    // EXDEV: the path left root; ELOOP: a symlink where none was (O_NOFOLLOW) or a magic link.
+    if (errno == EXDEV || errno == ELOOP) out.status = PathStatus::Forbidden;
+    return out;
+  }
+  out.fd.reset(static_cast<int>(fd));
+  struct stat st {};
+  if (::fstat(out.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    out.fd.reset();
+    return out;
+  }
+  out.status = PathStatus::Ok;
+  return out;
 }
 
 }  // namespace patchbay::server

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "patchbay/fd.hpp"
+
 namespace patchbay::server {
 
 // The components of a relative request path; "." components and a trailing '/' are dropped.
@@ -38,5 +40,16 @@ struct Resolved {
 // result, symlinks resolved, leaves root (a dangling symlink is judged by where it points);
 // NotFound when it does not exist or is not a regular file.
 Resolved resolve_under(const std::filesystem::path& root, std::string_view rel);
+
+// Opens `file` (a resolve_under() result, so below `root`) for reading, resolved relative to a
+// descriptor of `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): a component swapped
+// for a symlink between the check and the open cannot lead outside root. Where the kernel lacks
+// openat2 (ENOSYS) the last component is opened with O_NOFOLLOW instead. Forbidden when the
+// open would escape, NotFound when the file is gone or is no regular file.
+struct Opened {
+  PathStatus status = PathStatus::NotFound;
+  UniqueFd fd;
+};
+Opened open_beneath(const std::filesystem::path& root, const std::filesystem::path& file);
 
 }  // namespace patchbay::server

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "events/run_files.hpp"
+#include "patchbay/consts.hpp"
 #include "server/paths.hpp"
 #include "server/server_impl.hpp"
 
@@ -55,10 +56,9 @@ bool u64_param(const httplib::Request& req, const char* name, std::optional<std:
 // Streams `length` bytes of `file` from `offset`. The length is fixed when the response starts:
 // bytes appended meanwhile wait for the next request; a file that shrinks ends the response early
 // (the client sees a short body).
-void send_file(httplib::Response& res, int status, const fs::path& file, std::uint64_t offset,
-               std::uint64_t length, const std::string& type) {
-  auto fd = std::make_shared<UniqueFd>(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!*fd) return send_error(res, 404, "file not found");
+void send_file(httplib::Response& res, int status, UniqueFd file, std::uint64_t offset, std::uint64_t length,
+               const std::string& type) {
+  auto fd = std::make_shared<UniqueFd>(std::move(file));
   res.status = status;
   if (length == 0) return res.set_content("", type);
   res.set_content_provider(
@@ -70,31 +70,32 @@ void send_file(httplib::Response& res, int status, const fs::path& file, std::ui
       });
 }
 
-std::uint64_t size_of(const fs::path& file) {
+std::uint64_t size_of(const UniqueFd& fd) {
   struct stat st {};
-  return ::stat(file.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  return ::fstat(fd.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-void send_whole(httplib::Response& res, const fs::path& file, const std::string& type) {
-  send_file(res, 200, file, 0, size_of(file), type);
+void send_whole(httplib::Response& res, UniqueFd fd, const std::string& type) {
+  const auto size = size_of(fd);
+  send_file(res, 200, std::move(fd), 0, size, type);
 }
 
-void send_log(const httplib::Request& req, httplib::Response& res, const fs::path& file) {
+void send_log(const httplib::Request& req, httplib::Response& res, UniqueFd fd, const fs::path& file) {
   std::optional<std::uint64_t> after;
   if (!u64_param(req, "after", after, res)) return;
-  const auto size = size_of(file);
+  const auto size = size_of(fd);
   const auto from = std::min(after.value_or(0), size);
-  send_file(res, 200, file, from, size - from, content_type_for(file.filename().string()));
+  send_file(res, 200, std::move(fd), from, size - from, content_type_for(file.filename().string()));
 }
 
-void send_range(const ByteRanges& ranges, httplib::Response& res, const fs::path& file) {
-  const auto size = size_of(file);
+void send_range(const ByteRanges& ranges, httplib::Response& res, UniqueFd fd, const fs::path& file) {
+  const auto size = size_of(fd);
   auto a = answer_range(ranges, size);
   res.set_header("Accept-Ranges", "bytes");
   if (!a.content_range.empty()) res.set_header("Content-Range", a.content_range);
   if (a.status == 416)
     return send_error(res, 416, "range not satisfiable (file has " + std::to_string(size) + " bytes)");
-  send_file(res, a.status, file, a.offset, a.length, content_type_for(file.filename().string()));
+  send_file(res, a.status, std::move(fd), a.offset, a.length, content_type_for(file.filename().string()));
 }
 
 // SSE resumption: Last-Event-ID (set by a reconnecting EventSource) wins over ?after=.
@@ -142,8 +143,8 @@ void Server::Impl::run_route(const std::string& rest, const httplib::Request& re
   if (!is_within(base, dir)) return send_forbidden(res);
   if (rr->what == "logs") return send_json(res, 200, events::list_logs(dir));
 
-  const std::string rel = rr->what == "state"    ? "state.json"
-                          : rr->what == "events" ? "events.jsonl"
+  const std::string rel = rr->what == "state"    ? std::string(consts::kStateJson)
+                          : rr->what == "events" ? std::string(consts::kEventsJsonl)
                                                  : rr->path;
   auto file = resolve_under(dir, rel);
   if (file.status == PathStatus::Forbidden) return send_forbidden(res);
@@ -151,9 +152,16 @@ void Server::Impl::run_route(const std::string& rest, const httplib::Request& re
     return send_error(res, 404,
                       (rr->what == "log" || rr->what == "file" ? "file '" + rel + "'" : rel) + " not found");
 
-  if (rr->what == "state") return send_whole(res, file.path, "application/json");
-  if (rr->what == "log") return send_log(req, res, file.path);
-  if (rr->what == "file") return send_range(ranges, res, file.path);
+  if (rr->what != "events") {
+    // Opened beneath the run dir: a component swapped for a symlink since resolve_under() looked
+    // cannot lead elsewhere.
+    auto opened = open_beneath(dir, file.path);
+    if (opened.status == PathStatus::Forbidden) return send_forbidden(res);
+    if (opened.status == PathStatus::NotFound) return send_error(res, 404, "file '" + rel + "' not found");
+    if (rr->what == "state") return send_whole(res, std::move(opened.fd), "application/json");
+    if (rr->what == "log") return send_log(req, res, std::move(opened.fd), file.path);
+    return send_range(ranges, res, std::move(opened.fd), file.path);
+  }
   std::optional<std::uint64_t> after;
   if (!events_after(req, res, after)) return;
   events(file.path, after, res);
@@ -167,7 +175,10 @@ void Server::Impl::combined_results(const std::string& name, httplib::Response& 
   auto file = resolve_under(base, join_components(*comps, 0, comps->size()) + "/combined-results.json");
   if (file.status == PathStatus::Forbidden) return send_forbidden(res);
   if (file.status == PathStatus::NotFound) return send_json(res, 404, none);
-  send_whole(res, file.path, "application/json");
+  auto opened = open_beneath(base, file.path);
+  if (opened.status == PathStatus::Forbidden) return send_forbidden(res);
+  if (opened.status == PathStatus::NotFound) return send_json(res, 404, none);
+  send_whole(res, std::move(opened.fd), "application/json");
 }
 
 }  // namespace patchbay::server

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "patchbay/consts.hpp"
+
 namespace patchbay::server {
 
 namespace fs = std::filesystem;
@@ -14,21 +16,69 @@ using json = nlohmann::json;
 
 namespace {
 
-std::optional<std::string> string_field(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
+// Picks the top-level "label" and "status" strings out of state.json without building the
+// document: a running lab rewrites state.json with every change, it holds every node, and the
+// index reads it again each time. Stops as soon as both were seen.
+class LabelStatus : public nlohmann::json_sax<json> {
+ public:
+  std::optional<std::string> label, status;
+
+  bool key(string_t& k) override {
+    want_ = depth_ == 1 ? (k == "label" ? &label : k == "status" ? &status : nullptr) : nullptr;
+    return true;
+  }
+  bool string(string_t& v) override {
+    if (want_ && depth_ == 1) *want_ = v;
+    return value();
+  }
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) top_object_ = true;
+    return open();
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    top_object_ = false;
+    return false;
+  }
+  // A document that is no object has neither field.
+  bool ok() const { return top_object_; }
+
+ private:
+  bool value() {
+    want_ = nullptr;
+    return !(label && status);
+  }
+  bool open() {
+    want_ = nullptr;
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return !(label && status);
+  }
+
+  std::optional<std::string>* want_ = nullptr;
+  int depth_ = 0;
+  bool top_object_ = false;
+};
 
 void read_state(const fs::path& file, std::optional<std::string>& label, std::optional<std::string>& status) {
   std::ifstream f(file, std::ios::binary);
   if (!f) return;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  auto state = json::parse(ss.str(), nullptr, false);
-  if (!state.is_object()) return;
-  label = string_field(state, "label");
-  status = string_field(state, "status");
+  LabelStatus sax;
+  json::sax_parse(f, &sax);
+  if (!sax.ok()) return;
+  label = std::move(sax.label);
+  status = std::move(sax.status);
 }
 
 // `old` holds the previous scan's entries, `fresh` receives this scan's: runs that vanished drop out.
@@ -45,7 +95,7 @@ RunInfo read_run(std::string name, const fs::path& dir, Caches cache) {
   if (slash != std::string::npos) r.invocation = name.substr(0, slash);
   r.name = std::move(name);
   r.dir = dir;
-  const fs::path file = dir / "state.json";
+  const fs::path file = dir / consts::kStateJson;
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) return r;
   const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -69,7 +119,7 @@ RunInfo read_run(std::string name, const fs::path& dir, Caches cache) {
 
 bool has_events(const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / "events.jsonl", ec);
+  return fs::is_regular_file(dir / consts::kEventsJsonl, ec);
 }
 
 void walk(const fs::path& dir, const std::string& rel, int depth, std::vector<RunInfo>& out, Caches cache) {

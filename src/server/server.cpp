@@ -152,6 +152,15 @@ void Server::start() {
     }
     send_error(res, 500, what);
   });
+  // DNS rebinding: a page of another site whose name now resolves to us would otherwise read
+  // every run file (keys under certs/ included) with the browser's same-origin blessing.
+  http.set_pre_routing_handler([&im](const httplib::Request& req, httplib::Response& res) {
+    if (host_allowed(req.get_header_value("Host"), {im.opts.bind.host, im.port}))
+      return httplib::Server::HandlerResponse::Unhandled;
+    take_ranges(req);
+    send_error(res, 403, "forbidden host");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   im.add_routes();
 
   const auto& bind = im.opts.bind;
@@ -270,7 +279,7 @@ void Server::Impl::events(const fs::path& events_file, std::optional<std::uint64
     State(const fs::path& f, std::optional<std::uint64_t> a) : stream(f, a), watch(f) {}
     std::unique_ptr<StreamSlot> slot;
     EventStream stream;
-    FileWatch watch;
+    sys::FileWatch watch;
     KeepAlive keepalive;
   };
   auto slot = open_stream(res);
@@ -283,10 +292,17 @@ void Server::Impl::events(const fs::path& events_file, std::optional<std::uint64
     auto before = st->stream.offset();
     st->stream.read(out);
     // Nothing new (or only lines filtered out by `after`): wait for the writer, then look again.
-    if (out.empty() && st->stream.offset() == before) {
+    if (out.empty() && st->stream.offset() == before && !st->stream.ended()) {
       st->watch.wait(opts.tail_poll, stop_fd.get());
       if (stopping) return false;
       st->stream.read(out);
+    }
+    if (st->stream.ended()) {
+      // Truncated or replaced: end the response cleanly so EventSource reconnects with
+      // Last-Event-ID and a fresh stream picks up after the last opid the client has.
+      if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+      sink.done();
+      return true;
     }
     return st->keepalive.flush(out, sink, opts.keepalive_interval);
   });

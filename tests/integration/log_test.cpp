@@ -397,3 +397,36 @@ TEST(LabLogs, RouterAdvertisementAndSolicitationTimelineEvents) {
   }
   EXPECT_GE(ras.size(), 2u);
 }
+
+// Review item 3: the descriptor cost of a logging node, which docs/logging.md states: two once
+// it logs (.tracing.jsonl, .tracing.log), three once it emits a timeline event, none after its
+// removal (review item 10: closed after everything that logs for it stopped).
+TEST(LabLogs, ALoggingNodeHoldsTwoOrThreeDescriptorsUntilRemoved) {
+  // Only the node's own files: the lab's other threads open and close descriptors meanwhile.
+  auto open_fds = [] {
+    std::size_t n = 0;
+    for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) {
+      std::error_code ec;
+      auto target = fs::read_symlink(it->path(), ec);
+      if (!ec && target.filename().string().starts_with("device.dev.")) ++n;
+    }
+    return n;
+  };
+  TempDir d;
+  Lab lab{exact(d).log_filter("info")};
+  auto r = lab.add_router("r").build();
+  auto dev = lab.add_device("dev").iface("eth0", r.id()).build();
+  dev.run([] {});
+  const std::size_t base = open_fds();
+  EXPECT_EQ(base, 0u);
+  dev.log(log::Level::Info, "app", "first");
+  EXPECT_EQ(open_fds(), base + 2);
+  dev.log(log::Level::Info, "app", "second");
+  EXPECT_EQ(open_fds(), base + 2);
+  dev.emit_event("Tick");
+  EXPECT_EQ(open_fds(), base + 3);
+  lab.remove_device(dev.id());
+  EXPECT_LE(open_fds(), base);
+  EXPECT_EQ(messages(d.path() / "device.dev.tracing.jsonl"),
+            (std::vector<std::string>{"first", "second", ""}));
+}

@@ -209,6 +209,19 @@ TEST(LogCli, FmtLogUsageAndFileErrors) {
   auto missing = s.run("fmt-log nope.jsonl");
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("nope.jsonl"), std::string::npos) << missing.err;
+  // -r on a file that is no .tracing.jsonl has no .tracing.log twin to write: a usage error, not
+  // a wrongly named file (or length_error for a name shorter than the extension).
+  s.write("device.x.events.jsonl", kRec1 + "\n");
+  s.write("a", kRec1 + "\n");
+  for (const char* f : {"device.x.events.jsonl", "a"}) {
+    auto r = s.run(std::string("fmt-log -r ") + f);
+    EXPECT_EQ(r.code, 2) << f << ": " << r.err;
+    EXPECT_NE(r.err.find("tracing.jsonl"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(std::vector<fs::path>(fs::directory_iterator(s.dir / "runs"), {}).size(), 1u);
+  EXPECT_FALSE(fs::exists(s.dir / "device.xtracing.log"));
+  EXPECT_EQ(s.run("fmt-log -r runs/x.tracing.jsonl").code, 0);
+  EXPECT_EQ(slurp(s.dir / "runs/x.tracing.log"), kRec1Ansi);
 }
 
 // Item 151.
@@ -237,4 +250,35 @@ TEST(LogCli, FmtLogFollowPrintsLinesAppendedAfterStart) {
   int st = 0;
   ::waitpid(pid, &st, 0);
   EXPECT_TRUE(WIFSIGNALED(st));  // it was still following
+}
+
+// Review item 9: a file replaced by another under the same name (rename over it) while followed:
+// what was appended to the old file just before the switch is printed, then the new file.
+TEST(LogCli, FmtLogFollowKeepsTheOldFilesLastLinesWhenReplaced) {
+  Scratch s;
+  const fs::path log = s.dir / "n.tracing.jsonl", out = s.dir / "follow.out", next = s.dir / "next.tmp";
+  s.write("n.tracing.jsonl", "first\n");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::execl(kCli.c_str(), "patchbay", "fmt-log", "-f", "--no-color", log.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_TRUE(wait_for_text(out, "first\n")) << slurp(out);
+  for (int round = 0; round < 3; ++round) {
+    // Append to the followed file and replace it at once, so the follower sees both in one look.
+    const std::string tag = std::to_string(round);
+    std::ofstream(next, std::ios::binary) << "new " << tag << "\n";
+    append(log, "old " + tag + "\n");
+    fs::rename(next, log);
+    ASSERT_TRUE(wait_for_text(out, "new " + tag + "\n")) << slurp(out);
+  }
+  EXPECT_EQ(slurp(out), "first\nold 0\nnew 0\nold 1\nnew 1\nold 2\nnew 2\n");
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFSIGNALED(st));
 }

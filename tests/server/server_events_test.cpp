@@ -203,3 +203,47 @@ TEST(ServerSubscribe, IdleStreamsGetKeepAliveComments) {
   EXPECT_TRUE(has_keepalive(events));
   EXPECT_TRUE(events.events.empty());
 }
+
+// Review item 5: after events.jsonl is truncated or replaced, the stream must not send the new
+// file's old opids again: it ends, and the client reconnects with Last-Event-ID.
+TEST(ServerEvents, StreamEndsWhenTheFileIsTruncatedOrReplaced) {
+  for (const bool replace : {false, true}) {
+    TempDir t;
+    auto file = t.run("r", 2) / "events.jsonl";  // opids 0 and 1
+    auto srv = pbtest::start_server(t.dir);
+    auto c = pbtest::client(*srv);
+    std::promise<void> history;
+    auto reader = std::async(std::launch::async, [&] {
+      SseParser p;
+      bool told = false;
+      pbtest::read_sse(*c, "/api/runs/r/events", {}, p, [&](const SseParser& q) {
+        if (!told && q.events.size() == 2) {
+          told = true;
+          history.set_value();
+        }
+        return q.events.size() >= 10;  // never: only the end of the response stops the read
+      });
+      return p;
+    });
+    ASSERT_EQ(history.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    const std::string fresh =
+        "{\"opid\":0,\"kind\":\"a\"}\n{\"opid\":1,\"kind\":\"b\"}\n{\"opid\":2,\"kind\":\"c\"}\n";
+    if (replace) {
+      t.write("r/events.jsonl.new", fresh);
+      fs::rename(t.dir / "r/events.jsonl.new", file);
+    } else {
+      std::ofstream(file, std::ios::binary | std::ios::trunc) << fresh.substr(0, fresh.find('\n') + 1);
+    }
+    ASSERT_EQ(reader.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "replace=" << replace;
+    auto p = reader.get();
+    ASSERT_EQ(p.events.size(), 2u) << "replace=" << replace;
+    EXPECT_EQ(p.events[1].id, 1u);
+    if (replace) {
+      // The reconnect resumes after the last opid the client has.
+      SseParser q;
+      pbtest::read_sse(*c, "/api/runs/r/events", {{"Last-Event-ID", "1"}}, q, until_events(1));
+      ASSERT_EQ(q.events.size(), 1u);
+      EXPECT_EQ(q.events[0].id, 2u);
+    }
+  }
+}

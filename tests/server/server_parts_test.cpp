@@ -1,6 +1,7 @@
 // The devtools server's pure parts (SPEC 14.1): bind addresses, byte ranges, request path
 // checks, the events.jsonl tail, run discovery and the shared log listing.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -8,10 +9,10 @@
 #include "events/run_files.hpp"
 #include "server/event_stream.hpp"
 #include "server/http.hpp"
-#include "server/line_tail.hpp"
 #include "server/paths.hpp"
 #include "server/run_index.hpp"
 #include "server_test_util.hpp"
+#include "sys/line_tail.hpp"
 
 namespace ps = patchbay::server;
 using pbtest::TempDir;
@@ -33,6 +34,29 @@ TEST(ServerBind, RejectsMissingPortOrHostAndBadPorts) {
   for (const char* bad : {"127.0.0.1", ":7421", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "::1:80",
                           "[::1]7421", "127.0.0.1:http"})
     EXPECT_THROW(ps::parse_bind(bad), patchbay::InvalidArgument) << bad;
+}
+
+TEST(ServerHost, AllowsOnlyLoopbackNamesAndTheBindHostWithTheBoundPort) {
+  const ps::BindAddress v4{"127.0.0.1", 7421}, lan{"192.168.1.5", 8080}, v6{"::1", 9000};
+  for (auto h : {"localhost:7421", "LocalHost:7421", "127.0.0.1:7421", "[::1]:7421"})
+    EXPECT_TRUE(ps::host_allowed(h, v4)) << h;
+  for (auto h :
+       {"", "evil.example:7421", "evil.example", "localhost", "localhost:7422", "127.0.0.1:74210",
+        "localhost.evil.example:7421", "127.0.0.1.nip.io:7421", ":7421", "[::2]:7421", "192.168.1.5:7421"})
+    EXPECT_FALSE(ps::host_allowed(h, v4)) << h;
+  EXPECT_TRUE(ps::host_allowed("192.168.1.5:8080", lan));
+  EXPECT_TRUE(ps::host_allowed("localhost:8080", lan));
+  EXPECT_FALSE(ps::host_allowed("192.168.1.6:8080", lan));
+  EXPECT_TRUE(ps::host_allowed("[::1]:9000", v6));
+  EXPECT_FALSE(ps::host_allowed("[::1]", v6));
+  EXPECT_TRUE(ps::host_allowed("localhost", {"127.0.0.1", 80}));  // no port means 80
+  // A wildcard bind is reached through the machine's addresses: literals pass, names do not.
+  const ps::BindAddress any4{"0.0.0.0", 7421}, any6{"::", 7421};
+  EXPECT_TRUE(ps::host_allowed("10.1.2.3:7421", any4));
+  EXPECT_TRUE(ps::host_allowed("[fd00::5]:7421", any6));
+  EXPECT_FALSE(ps::host_allowed("10.1.2.3:7422", any4));
+  EXPECT_FALSE(ps::host_allowed("evil.example:7421", any4));
+  EXPECT_FALSE(ps::host_allowed("10.1.2.3:7421", v4));
 }
 
 TEST(ServerContentType, FollowsTheExtension) {
@@ -109,12 +133,35 @@ TEST(ServerPaths, ResolveUnderCatchesSymlinkEscapes) {
   EXPECT_FALSE(ps::is_within(root, t.dir / "rootx"));
 }
 
+// Review item 13: the open itself stays beneath the root, whatever changed since the check.
+TEST(ServerPaths, OpenBeneathRefusesEscapesThatAppearAfterTheCheck) {
+  TempDir t, outside("-outside");
+  outside.write("secret.txt", "secret");
+  auto file = t.write("run/files/x.txt", "x");
+  const auto root = fs::canonical(t.dir / "run");
+  auto ok = ps::open_beneath(root, fs::canonical(file));
+  ASSERT_EQ(ok.status, ps::PathStatus::Ok);
+  char c = 0;
+  EXPECT_EQ(::read(ok.fd.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // What resolve_under() saw as a directory or a file is a symlink to elsewhere by now.
+  fs::remove_all(root / "files");
+  fs::create_directory_symlink(outside.dir, root / "files");
+  EXPECT_EQ(ps::open_beneath(root, root / "files/secret.txt").status, ps::PathStatus::Forbidden);
+  fs::create_symlink(outside.dir / "secret.txt", root / "swapped.txt");
+  EXPECT_EQ(ps::open_beneath(root, root / "swapped.txt").status, ps::PathStatus::Forbidden);
+  EXPECT_EQ(ps::open_beneath(root, outside.dir / "secret.txt").status, ps::PathStatus::Forbidden);
+  EXPECT_EQ(ps::open_beneath(root, root / "missing.txt").status, ps::PathStatus::NotFound);
+  fs::create_directory(root / "adir");
+  EXPECT_EQ(ps::open_beneath(root, root / "adir").status, ps::PathStatus::NotFound);
+}
+
 TEST(ServerLineTail, DeliversOnlyCompleteLinesOnceAcrossPolls) {
   TempDir t;
   auto file = t.write("events.jsonl", "");
   int fd = ::open(file.c_str(), O_WRONLY | O_APPEND);
   ASSERT_GE(fd, 0);
-  ps::LineTail tail(file);
+  patchbay::sys::LineTail tail(file);
   std::vector<std::string> got;
   auto collect = [&](std::string_view l) { got.emplace_back(l); };
   auto append = [&](std::string_view s) { ASSERT_EQ(::write(fd, s.data(), s.size()), (ssize_t)s.size()); };
@@ -136,7 +183,7 @@ TEST(ServerLineTail, HandsOutAHugeHistoryInSlices) {
   std::string text;
   for (int i = 0; i < 1000; ++i) text += std::string(99, 'a' + i % 26) + "\n";
   auto file = t.write("big.jsonl", text);
-  ps::LineTail tail(file, 10000);
+  patchbay::sys::LineTail tail(file, 10000);
   std::size_t total = 0, polls = 0;
   while (std::size_t n = tail.poll([](std::string_view l) { EXPECT_EQ(l.size(), 99u); })) {
     total += n;
@@ -198,6 +245,32 @@ TEST(ServerDiscovery, CacheFollowsStateChanges) {
   EXPECT_TRUE(cache.empty());
 }
 
+// Review item 12: label and status come from the top level only, read without building the
+// document (nested "label"/"status" keys of nodes must not be taken for them).
+TEST(ServerDiscovery, ReadsOnlyTopLevelLabelAndStatus) {
+  TempDir t;
+  t.run("a", 1);
+  t.write("a/state.json",
+          R"({"devices": {"d": {"label": "nested", "status": "nested", "x": [1, {"status": "n"}]}},)"
+          R"( "label": "top", "opid": 3, "routers": [], "status": "running"})");
+  t.run("b", 1);
+  t.write("b/state.json", R"({"label": null, "status": 7, "devices": {"label": "nested"}})");
+  t.run("c", 1);
+  t.write("c/state.json", R"([{"label": "in an array", "status": "x"}])");
+  t.run("d", 1);
+  t.write("d/state.json", R"({"label": "cut", "status": )");
+  auto runs = ps::discover_runs(t.dir, nullptr);
+  ASSERT_EQ(runs.size(), 4u);  // sorted descending: d c b a
+  EXPECT_EQ(runs[3].label, "top");
+  EXPECT_EQ(runs[3].status, "running");
+  EXPECT_EQ(runs[2].label, std::nullopt);
+  EXPECT_EQ(runs[2].status, std::nullopt);
+  EXPECT_EQ(runs[1].label, std::nullopt);
+  EXPECT_EQ(runs[1].status, std::nullopt);
+  EXPECT_EQ(runs[0].label, std::nullopt);  // not a whole document: nothing
+  EXPECT_EQ(runs[0].status, std::nullopt);
+}
+
 TEST(ServerDiscovery, BaseWithEventsIsTheOnlyRun) {
   TempDir t;
   auto dir = t.run("one-run", 1, "lbl");
@@ -245,4 +318,26 @@ TEST(RunFiles, ListsNonEmptyTopLevelFilesWithNodeAndKind) {
                       "client tracing_jsonl device.client.tracing.jsonl",
                       "home tracing_jsonl router.home.tracing.jsonl",
                   }));
+}
+
+// Review item 12: a file's sniffed kind is remembered while its inode, size and mtime stay the
+// same (shown by changing the bytes but restoring the mtime), and found again once they change.
+TEST(RunFiles, LogKindIsCachedByInodeSizeAndMtime) {
+  TempDir t;
+  auto file = t.write("r/notes.out", "hello there!\n");
+  EXPECT_EQ(patchbay::events::log_kind(file), "text");
+  struct stat before {};
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+  {
+    int fd = ::open(file.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const std::string json_line = "{\"a\":12345}\n";  // pwrite keeps the size: now valid JSON
+    ASSERT_EQ(::pwrite(fd, json_line.data(), json_line.size(), 0), static_cast<ssize_t>(json_line.size()));
+    const timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::futimens(fd, times), 0);
+    ::close(fd);
+  }
+  EXPECT_EQ(patchbay::events::log_kind(file), "text");  // same identity: not read again
+  t.write("r/notes.out", "{\"a\":1}\n{\"b\":2}\n");
+  EXPECT_EQ(patchbay::events::log_kind(file), "jsonl");  // size changed: sniffed again
 }

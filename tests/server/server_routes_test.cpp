@@ -1,5 +1,10 @@
 // The devtools server's routes over real HTTP (SPEC 14.1, acceptance 156): a server on a free
 // port over a scratch directory of hand-made runs, queried with httplib::Client.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <thread>
 
@@ -98,6 +103,42 @@ TEST_F(Runs, UnknownRunsAndMissingFilesAre404) {
   auto f = get(sim_a + "/files/nothing/here");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status, 404);
+}
+
+// Review item 1 (DNS rebinding): a foreign Host, or none, is refused before any route runs.
+TEST_F(Runs, ForeignOrMissingHostHeaderIs403) {
+  const std::string port = std::to_string(srv->port());
+  for (const std::string& host :
+       std::vector<std::string>{"evil.example:" + port, "evil.example", "localhost:1"}) {
+    for (const std::string& path : std::vector<std::string>{sim_a + "/state", "/api/runs", "/"}) {
+      auto r = get(path, {{"Host", host}});
+      ASSERT_TRUE(r) << host << " " << path;
+      EXPECT_EQ(r->status, 403) << host << " " << path;
+      EXPECT_EQ(json::parse(r->body), json({{"error", "forbidden host"}})) << r->body;
+    }
+  }
+  for (const std::string& host :
+       std::vector<std::string>{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port}) {
+    auto r = get(sim_a + "/state", {{"Host", host}});
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 200) << host;
+  }
+  // No Host at all (HTTP/1.0 style): httplib's client always adds one, so speak raw HTTP.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(srv->port()));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  const std::string req = "GET " + sim_a + "/state HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(resp.starts_with("HTTP/1.1 403")) << resp;
+  EXPECT_NE(resp.find("forbidden host"), std::string::npos) << resp;
 }
 
 TEST_F(Runs, TraversalAbsoluteAndSymlinkEscapesAre403) {

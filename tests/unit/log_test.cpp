@@ -5,8 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -260,6 +263,29 @@ TEST(LogSink, RecordLineShapeWithSpans) {
   // The text file is the rendering of the JSON line, byte for byte.
   EXPECT_EQ(slurp(sink->path(consts::kTracingLogExt)), log::render_line(lines[0]).value());
   EXPECT_FALSE(fs::exists(sink->path(consts::kEventsJsonlExt)));
+}
+
+// Review item 6: the text is rendered from the record's tree, not from the line parsed back; it
+// must still be byte-identical to what fmt-log (render_line) prints for each .tracing.jsonl line.
+TEST(LogSink, TextFromTheTreeEqualsRenderingTheLine) {
+  TempDir dir;
+  auto sink = make_sink(dir.path(), "trace");
+  {
+    ScopedSink ctx(sink);
+    log::Span outer("outer", {{"name", "shadowed"}, {"d", 1e300}});
+    log::info("t", "plain");
+    log::warn("t::x", "", {{"neg", -7}, {"big", std::uint64_t{18446744073709551615ULL}}, {"f", 0.1}});
+    log::error("t", "msg", {{"message", "field wins"}, {"q", "quo\"te\n\ttab"}, {"e", 1.5e-7}});
+    log::debug("t", "non-ascii", {{"u", "\xc3\xa9\xe2\x82\xac"}, {"nan", std::nan("")}});
+    log::trace("t", "bad utf8 \xff\xfe", {{"bad", "\xc3"}});
+    log::info("t", "\xef\xbf\xbd literal replacement char",
+              {{"inf", std::numeric_limits<double>::infinity()}});
+  }
+  auto lines = lines_of(sink->path(consts::kTracingJsonlExt));
+  ASSERT_EQ(lines.size(), 6u);
+  std::string expected;
+  for (const auto& l : lines) expected += log::render_line(l).value();
+  EXPECT_EQ(slurp(sink->path(consts::kTracingLogExt)), expected);
 }
 
 TEST(LogSink, NoSpansNoSpanKeysAndEmptyMessageIsOmitted) {
