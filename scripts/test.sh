@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
 # Builds if needed and runs the whole test suite through ctest. Extra arguments go to ctest
 # (e.g. `scripts/test.sh -L unit` or `-R Nat`).
+#
+#   scripts/test.sh                               # Release build in build/
+#   scripts/test.sh --sanitize=address,undefined  # ASan + UBSan build in build-san-address-undefined/
+#   scripts/test.sh --sanitize=thread             # TSan build in build-san-thread/
+#
+# A sanitizer report fails the test that triggered it (halt_on_error / exitcode settings below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+sanitize=""
+if [[ "${1:-}" == --sanitize=* ]]; then
+  sanitize="${1#--sanitize=}"
+  shift
+  case "$sanitize" in
+    address,undefined | undefined,address | address | undefined | thread) ;;
+    *) echo "scripts/test.sh: --sanitize: '$sanitize' is not one of address,undefined | thread" >&2; exit 2 ;;
+  esac
 fi
-cmake --build build
-cd build
+
+dir=build
+args=(-DCMAKE_BUILD_TYPE=Release)
+if [ -n "$sanitize" ]; then
+  dir="build-san-${sanitize//,/-}"
+  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DPATCHBAY_SANITIZE=$sanitize" -DPATCHBAY_BUILD_BENCH=OFF)
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+fi
+if [ ! -f "$dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+fi
+cmake --build "$dir"
+cd "$dir"
 ctest --output-on-failure --timeout 600 -j2 "$@"

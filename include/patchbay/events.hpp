@@ -1,10 +1,10 @@
 // patchbay/events.hpp: the lab event stream, its JSON form and the state reducer (SPEC 13.1-13.3).
 //
-//   EventSubscription sub = lab.subscribe();            // bounded, live
+//   EventSubscription sub = lab.subscribe();        // bounded, live
+//   LabState state;
 //   while (auto ev = sub.next(std::chrono::seconds(1))) {
-//     std::cout << ev->to_jsonl() << "\n";              //
-//     {"opid":3,"timestamp":"…Z","kind":"device_added",…} state.apply(*ev); // LabState == the devtools
-//     state.json
+//     std::cout << ev->to_jsonl() << "\n";  // {"opid":3,"timestamp":"...Z","kind":"device_added",...}
+//     state.apply(*ev);                     // state == the devtools' state.json
 //   }
 //
 // Guarantees:

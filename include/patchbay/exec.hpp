@@ -2,9 +2,8 @@
 //
 //   auto out = dev.output(Command("ping").args({"-c1", "198.18.0.1"}));   // run, capture, wait
 //   if (!out.status.success()) std::cerr << out.err;
-//
 //   Child srv = dc.spawn_command(Command("iperf3").arg("-s").std_out(Stdio::null()));
-//   ...
+//   // ... clients talk to it ...
 //   srv.kill();                         // SIGKILL to the child's process group
 //
 // Children are started from a long-lived lab thread with PR_SET_PDEATHSIG(SIGKILL), in their own

@@ -1,7 +1,7 @@
 // patchbay/fd.hpp: UniqueFd, the single owner of a file descriptor.
 //
 //   patchbay::UniqueFd sock = dev.socket(AF_INET, SOCK_DGRAM);   // created inside the node
-//   ::sendto(sock.get(), ...);                                    // usable from any thread
+//   ::send(sock.get(), "hi", 2, MSG_DONTWAIT);                    // usable from any thread
 //   int raw = sock.release();                                     // give up ownership
 //
 // Move-only; the destructor closes the descriptor. An empty UniqueFd holds -1.

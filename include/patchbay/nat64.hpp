@@ -3,8 +3,11 @@
 //   auto v6 = patchbay::nat64::embed(Ipv4Addr::parse("203.0.113.1"));   // 64:ff9b::cb00:7101
 //   patchbay::nat64::extract(v6);                                       // 203.0.113.1
 //   patchbay::nat64::extract(Ipv6Addr::parse("2001:db8::1"));           // nullopt
-//   device.connect(SocketAddr{patchbay::nat64_embed(server_v4), 443});  // reach a v4 host from a
-//                                                                       // v6-only LAN (no DNS64)
+//   // A v4 host as seen from a v6-only LAN behind NAT64 (no DNS64): connect to the embedded address.
+//   SocketAddr target{patchbay::nat64_embed(server_v4), 443};
+//   UniqueFd s = device.socket(AF_INET6, SOCK_STREAM);
+//   sockaddr_storage sa;
+//   ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), target.to_sockaddr(sa));
 //
 // Guarantees:
 // - Pure functions of their argument: no lab, no kernel, no allocation; safe from any thread.

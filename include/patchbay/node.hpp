@@ -1,7 +1,7 @@
 // patchbay/node.hpp: what every node handle (Device, Router, Ix) can do.
 //
-//   auto port = dev.run([] { /* runs on the device's worker thread, inside its namespace */
-//     int s = ::socket(AF_INET, SOCK_DGRAM, 0); ... return 42; });
+//   int v = dev.run([] { /* runs on the device's worker thread, inside its namespace */
+//     return 42; });
 //   UniqueFd s = dev.socket(AF_INET, SOCK_STREAM);     // created inside, usable anywhere
 //   auto t = dev.spawn([](Device d) -> asio::awaitable<int> { co_return 1; });  // io thread
 //   Output o = dev.output(Command("ip").args({"addr"}));

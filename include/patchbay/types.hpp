@@ -1,8 +1,8 @@
 // patchbay/types.hpp: small vocabulary types shared by the whole API.
 //
-//   NodeId id = router.id();          // unique per lab; the IX switch is NodeId{1}
-//   IpSupport::DualStack              // which address families a router hands out
-//   AddressPool::Private              // where a router's downstream subnet comes from (SPEC 3)
+//   NodeId id = router.id();                     // unique per lab; the IX switch is NodeId{1}
+//   IpSupport ips = IpSupport::DualStack;        // which address families a router hands out
+//   AddressPool pool = AddressPool::Private;     // where a downstream subnet comes from (SPEC 3)
 //
 // Every enum here has a JSON/TOML spelling (to_string / parse_*), e.g. IpSupport::V4Only <->
 // "v4-only". parse_* throw InvalidArgument naming the field and the value.

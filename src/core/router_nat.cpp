@@ -33,7 +33,13 @@ nat::Controller& LabCore::nat_controller() {
   auto& l = loop();
   std::lock_guard lk(loop_mu_);
   if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab has been shut down");
-  if (!nat_ctrl_) nat_ctrl_ = std::make_unique<nat::Controller>(l, seed_);
+  if (!nat_ctrl_) {
+    std::weak_ptr<LabCore> weak = weak_from_this();
+    nat_ctrl_ = std::make_unique<nat::Controller>(l, seed_, [weak](NodeId router, const std::string& msg) {
+      if (auto self = weak.lock())
+        self->service_error("nat controller", "router " + std::to_string(router.value), msg);
+    });
+  }
   return *nat_ctrl_;
 }
 

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "core/ids.hpp"
 #include "nat/rules.hpp"
+#include "sys/seed.hpp"
 
 namespace patchbay::nat {
 
@@ -70,11 +70,12 @@ struct Controller::Router {
 
   std::uint64_t next_random() {
     rng += 0x9E3779B97F4A7C15ULL;
-    return core::splitmix64(rng);
+    return sys::splitmix64(rng);
   }
 };
 
-Controller::Controller(detail::EventLoop& loop, std::uint64_t lab_seed) : loop_(loop), seed_(lab_seed) {}
+Controller::Controller(detail::EventLoop& loop, std::uint64_t lab_seed, ErrorReporter report)
+    : loop_(loop), seed_(lab_seed), report_(std::move(report)) {}
 
 Controller::~Controller() {
   std::vector<std::uint64_t> ids;
@@ -92,7 +93,7 @@ void Controller::attach(NodeId router, sys::NfQueue queue, sys::NfnlSocket nfnl,
                                            std::move(nfnl),
                                            cfg,
                                            wan,
-                                           core::seed3(seed_, router.value, kPortPurpose),
+                                           sys::seed3(seed_, router.value, kPortPurpose),
                                            {},
                                            std::move(log)});
   Router* raw = r.get();
@@ -141,11 +142,18 @@ void Controller::on_readable(Router& r) {
     try {
       handle(r, p);
     } catch (const std::exception& e) {
-      // Never leave a packet held: let it through unmapped (the kernel then masquerades it).
-      std::cerr << "patchbay: NAT controller (router " << r.id.value << "): " << e.what() << "\n";
+      // Never leave a packet held, and never let it through unmapped: the kernel would masquerade
+      // it with a mapping behaviour other than the configured one. Dropped, counted, reported.
+      ++r.stats.failed;
+      if (report_) {
+        report_(r.id, e.what());
+      } else {
+        std::cerr << "patchbay: NAT controller (router " << r.id.value << "): " << e.what() << "\n";
+      }
       try {
-        r.queue.verdict(p.id, NF_ACCEPT);
+        r.queue.verdict(p.id, NF_DROP);
       } catch (...) {
+        // The queue itself is broken; the next receive() throws and the event loop reports that.
       }
     }
   }

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "exec/event_loop.hpp"
 #include "log/sink.hpp"
@@ -33,11 +35,16 @@ struct ControllerStats {
   std::uint64_t mappings = 0;   // new mappings created
   std::uint64_t preserved = 0;  // of which kept the internal port
   std::uint64_t exhausted = 0;  // packets dropped because no port was free
+  std::uint64_t failed = 0;     // packets dropped because handling them threw (each one reported)
 };
+
+// Told about every packet the controller failed to handle (router id, the error's text), on the
+// event loop thread. The lab turns it into a service_error event and an error record.
+using ErrorReporter = std::function<void(NodeId router, const std::string& message)>;
 
 class Controller {
  public:
-  Controller(detail::EventLoop& loop, std::uint64_t lab_seed);
+  Controller(detail::EventLoop& loop, std::uint64_t lab_seed, ErrorReporter report = nullptr);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -57,6 +64,7 @@ class Controller {
 
   detail::EventLoop& loop_;
   std::uint64_t seed_;
+  ErrorReporter report_;
   mutable std::mutex mu_;  // guards routers_ against attach/detach from other threads
   std::map<std::uint64_t, std::unique_ptr<Router>> routers_;
 };

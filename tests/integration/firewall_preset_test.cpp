@@ -73,6 +73,10 @@ TEST(Firewall, CustomAllowUdpPortAndBlockTcp) {
   EXPECT_TRUE(l.udp_ok(5000));
   EXPECT_FALSE(l.udp_ok(9203));
   EXPECT_FALSE(l.tcp_ok(443));
+  // Control: the same servers answer once the rule set is gone, so the silence was the firewall.
+  l.fw.set_firewall(Firewall::none());
+  EXPECT_TRUE(l.udp_ok(9203));
+  EXPECT_TRUE(l.tcp_ok(443));
 }
 
 TEST(Firewall, BlockInboundAdmitsRepliesButNotUnsolicitedTraffic) {
@@ -112,6 +116,8 @@ TEST(Firewall, CustomBlockInboundWithDnsOnly) {
   l.udp(9999);
   EXPECT_TRUE(l.udp_ok(53));
   EXPECT_FALSE(l.udp_ok(9999));
+  l.fw.set_firewall(Firewall::none());  // control: the server on 9999 is there
+  EXPECT_TRUE(l.udp_ok(9999));
 }
 
 TEST(Firewall, ChangesAtRuntime) {

@@ -200,10 +200,13 @@ inline TcpResult tcp_transfer(Node& from, Node& to_node, SocketAddr to, std::siz
 }
 
 // SPEC 17 RTT band: E - max(2 ms, J) <= median <= E + J + max(10 ms, 0.1 E). The lower bound is
-// the strict one (the engine never delivers early); the upper one absorbs a busy 2-core machine.
+// the strict one (the engine never delivers early). For small E the SPEC's 10 ms slack would let a
+// doubled latency pass (E = 10 measured as 20), so the upper slack is also held to
+// max(3 ms, E / 2): still far above the median's noise on a busy 2-core machine (well under 1 ms).
 inline void expect_rtt_band(double median_ms, double e, double j = 0) {
   EXPECT_GE(median_ms, e - std::max(2.0, j)) << "E = " << e;
-  EXPECT_LE(median_ms, e + j + std::max(10.0, 0.1 * e)) << "E = " << e;
+  const double slack = std::min(std::max(10.0, 0.1 * e), std::max(3.0, 0.5 * e));
+  EXPECT_LE(median_ms, e + j + slack) << "E = " << e;
 }
 
 // Binomial band: [n p - z sd, n p + z sd] with z = 3.29 (99.9 %).

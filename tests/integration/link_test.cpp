@@ -228,6 +228,7 @@ TEST(LinkCondition, RateDecreaseAndRemovalTakeEffect) {
   i.set_condition(rate(500), LinkDirection::Up);
   auto slow = tcp_transfer(t.dev, t.srv, SocketAddr(*t.srv.ip(), 5002), 64 * 1024);
   EXPECT_GE(fast.kbit(), 3500);
+  EXPECT_LE(fast.kbit(), 5500);  // SPEC 17: goodput within [0.7 R, 1.1 R]
   EXPECT_LE(slow.kbit(), 550);
   EXPECT_GE(slow.kbit(), 300);  // limited, not stalled
   EXPECT_TRUE(slow.intact);

@@ -239,8 +239,11 @@ TEST(HolePunch, SymmetricOnBothSidesFails) {
 }
 
 TEST(HolePunch, HomeToCorporateFails) {
+  // SPEC 17.5 #50: no datagram crosses in either direction (punch() has already proven both
+  // sides reach the reflector, so silence here is the NATs' doing).
   auto r = punch(Nat::home(), Nat::corporate(), 0ms, 5s);
-  EXPECT_FALSE(r.a_heard && r.b_heard);
+  EXPECT_FALSE(r.a_heard);
+  EXPECT_FALSE(r.b_heard);
 }
 
 TEST(HolePunch, TcpSimultaneousOpenThroughTwoHomeNats) {

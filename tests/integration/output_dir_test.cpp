@@ -278,7 +278,7 @@ TEST(OutputDir, UncreatableOutdirFailsLabCreationNamingThePath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/proc/nope"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(Lab(LabOpts{}.outdir(OutDir::nested("/proc/nope"))), Error);
+  EXPECT_THROW(Lab(LabOpts{}.outdir(OutDir::nested("/proc/nope"))), SystemError);
   EXPECT_FALSE(has_thread("patchbay:out"));
 }
 

@@ -136,7 +136,6 @@ struct Forwarder {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> from_port{0}, to_port{0}, gso_from_port{0}, gso_to_port{0}, gso_consistent{0},
       max_len{0};
-  std::atomic<bool> printed{false};
   std::thread t;
 
   Forwarder(sys::PacketSocket& p, sys::PacketSocket& e, sys::Mac m) : port(p), engine(e), dev_mac(m) {
@@ -160,11 +159,6 @@ struct Forwarder {
           h.csum_start == 14 + ihl && h.csum_offset == 16 && h.gso_size > 0 && f[23] == IPPROTO_TCP)
         ++gso_consistent;
     }
-    if (!printed.exchange(true))
-      std::printf(
-          "first GSO frame: len %zu flags %u gso_type %u gso_size %u hdr_len %u csum_start %u "
-          "csum_offset %u\n",
-          f.size(), h.flags, h.gso_type, h.gso_size, h.hdr_len, h.csum_start, h.csum_offset);
   }
 
   void loop() {
@@ -312,10 +306,6 @@ void send_marker(Node& from, const IpAddr& to, const std::string& m, int n) {
   });
 }
 
-bool have_iperf3() {
-  return ::access("/usr/bin/iperf3", X_OK) == 0;
-}
-
 // iperf3 -c from `from` to `to` for 2 s; returns the receiver's line.
 std::string iperf3(Device& from, Device& to) {
   auto srv = to.spawn_command(Command("iperf3")
@@ -400,33 +390,15 @@ TEST(PacketSocket, EnginePortForwardsThroughPacketSockets) {
   const auto before = fwd->from_port.load();
   EXPECT_EQ(udp_burst(fx.d1, fx.d2, 6000, 2000, 100, true), 2000u);
   EXPECT_GE(fwd->from_port.load() - before, 2000u);
-  // Unpaced, the sender outruns the forwarder on this machine: measured, not asserted.
-  const auto drops0 = port.rx_ring_drops();
-  auto unpaced = udp_burst(fx.d1, fx.d2, 6001, 2000, 2000, false);
-  std::printf("unpaced UDP burst through the forwarder: 2000 sent, %zu arrived, port ring drops %llu\n",
-              unpaced, static_cast<unsigned long long>(port.rx_ring_drops() - drops0));
-
   // TCP: GSO super-frames both ways (data from d1 through the port, and data to d1 through pbe1).
   double up = tcp_bulk(fx.d1, fx.d2, 5201, 64u << 20);
   double down = tcp_bulk(fx.d2, fx.d1, 5202, 64u << 20);
-  std::printf(
-      "TCP through the forwarder: d1->d2 %.0f Mbit/s, d2->d1 %.0f Mbit/s; GSO frames from port %llu, "
-      "to port %llu, consistent vnet headers %llu, largest frame %llu\n",
-      up, down, static_cast<unsigned long long>(fwd->gso_from_port.load()),
-      static_cast<unsigned long long>(fwd->gso_to_port.load()),
-      static_cast<unsigned long long>(fwd->gso_consistent.load()),
-      static_cast<unsigned long long>(fwd->max_len.load()));
+  // Both bulk transfers completed (tcp_bulk throws otherwise); their speed is a benchmark's job
+  // (bench/run.sh link, DISABLED_ParkingCost), not this test's.
+  EXPECT_GT(up, 0.0);
+  EXPECT_GT(down, 0.0);
   EXPECT_GT(fwd->gso_from_port.load(), 0u);
   EXPECT_EQ(fwd->gso_consistent.load(), fwd->gso_from_port.load() + fwd->gso_to_port.load());
-  if (have_iperf3()) std::printf("iperf3 through the forwarder: %s\n", iperf3(fx.d1, fx.d2).c_str());
-  std::printf(
-      "port: tx_errors %llu rx_truncated %llu ring drops %llu; engine: tx_errors %llu rx_truncated %llu "
-      "ring drops %llu\n",
-      static_cast<unsigned long long>(port.tx_errors()), static_cast<unsigned long long>(port.rx_truncated()),
-      static_cast<unsigned long long>(port.rx_ring_drops()),
-      static_cast<unsigned long long>(engine.tx_errors()),
-      static_cast<unsigned long long>(engine.rx_truncated()),
-      static_cast<unsigned long long>(engine.rx_ring_drops()));
 
   // Back to the plain path: park, drop the filter, restore the port, forget d1 on pbe0.
   fwd->halt();
@@ -444,23 +416,10 @@ TEST(PacketSocket, EnginePortForwardsThroughPacketSockets) {
   EXPECT_TRUE(pings(fx.d1, *fx.d2.ip()));
   EXPECT_TRUE(pings(fx.d1, gw));
   EXPECT_EQ(udp_burst(fx.d1, fx.d2, 6002, 2000, 100, true), 2000u);
-  std::printf("unpaced UDP burst on the plain path: 2000 sent, %zu arrived\n",
-              udp_burst(fx.d1, fx.d2, 6003, 2000, 2000, false));
   // Parked: nothing was delivered to the ring.
   std::size_t late = port.receive([](const virtio_net_hdr&, std::span<const std::uint8_t>) {}, 1024);
   EXPECT_EQ(late, 0u);
   EXPECT_EQ(fwd->from_port.load(), seen);
-
-  // What parked sockets cost on the plain path, against no socket at all (printed only).
-  double parked_rate = tcp_bulk(fx.d1, fx.d2, 5203, 256u << 20);
-  std::string parked_iperf = have_iperf3() ? iperf3(fx.d1, fx.d2) : "-";
-  fwd.reset();
-  port = sys::PacketSocket();
-  engine = sys::PacketSocket();
-  double bare_rate = tcp_bulk(fx.d1, fx.d2, 5204, 256u << 20);
-  std::string bare_iperf = have_iperf3() ? iperf3(fx.d1, fx.d2) : "-";
-  std::printf("plain path: parked sockets %.0f Mbit/s (iperf3 %s); no sockets %.0f Mbit/s (iperf3 %s)\n",
-              parked_rate, parked_iperf.c_str(), bare_rate, bare_iperf.c_str());
 }
 
 TEST(PacketSocket, ParkStopsDelivery) {
@@ -468,11 +427,7 @@ TEST(PacketSocket, ParkStopsDelivery) {
   ASSERT_NE(fx.port2, 0);
   // A socket on d2's port sees what d2 sends (the port's ingress); frames the bridge sends out of
   // the port are outgoing and ignored.
-  auto t0 = Clock::now();
   auto s = sys::PacketSocket::open(fx.setup, fx.rns.get(), fx.port2, "router 'r' port v-d2");
-  std::printf("PacketSocket::open (256-slot ring): %lld us\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
   ASSERT_TRUE(s.parked());
   const IpAddr d1ip(*fx.d1.ip()), d2ip(*fx.d2.ip());
   // Listeners on :9999, or ICMP port-unreachable errors would carry the markers back (quoted).

@@ -354,9 +354,10 @@ check = "h.msg == hello-from-build"
 )toml");
   auto r = s.run("run b.toml --work-dir work");
   EXPECT_EQ(r.code, 0) << r.err;
-  // A PATH without cargo (this machine has one in ~/.cargo/bin).
+  // A PATH that holds nothing at all, so the check fails on every machine, wherever cargo lives.
   s.write("c.toml", topo() + "[[binary]]\nname = \"relay\"\nrepo = \"https://example.com/x.git\"\n");
-  r = s.run("run c.toml --work-dir work", "env PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+  fs::create_directories(s.dir / "empty-path");
+  r = s.run("run c.toml --work-dir work", "/usr/bin/env PATH=" + (s.dir / "empty-path").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("binary 'relay' uses cargo-specific keys but cargo was not found in PATH"),
             std::string::npos)
