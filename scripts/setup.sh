@@ -46,7 +46,9 @@ if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)'; 
 fi
 if [ ! -f ui/node_modules/.patchbay-npm-ci ] || [ ui/package-lock.json -nt ui/node_modules/.patchbay-npm-ci ]; then
   echo "setup: npm ci in ui/"
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  # No install scripts: esbuild's postinstall only re-checks its platform binary, which works
+  # without it (verified), and no other package needs one.
+  (cd ui && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   touch ui/node_modules/.patchbay-npm-ci
 fi
 

@@ -5,7 +5,7 @@
 //   PATCHBAY_CLI    the patchbay binary          UI_E2E_LAB     the ui_e2e_lab program
 //   UI_SCREENSHOTS  where screenshots go         CHROMIUM       browser (default /usr/bin/chromium)
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,6 +19,39 @@ export function env(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set (run the UI tests through ctest)`);
   return v;
+}
+
+// A phrase of ui/placeholder.html: a binary built without the page embeds it instead.
+const PLACEHOLDER_MARK = "The devtools UI was not built into this binary";
+
+// What these tests need and a fresh machine may lack, each with the way to get it; [] when all is
+// there. Checked once before any test, so a missing piece fails in seconds with its name instead
+// of every waitFor running into its timeout.
+export function missingPrerequisites() {
+  const missing = [];
+  const browser = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  try {
+    accessSync(browser, constants.X_OK);
+  } catch {
+    missing.push(`chromium at ${browser} (apt-get install chromium; scripts/setup.sh does it)`);
+  }
+  try {
+    require.resolve("playwright-core");
+  } catch {
+    missing.push(`${join(SOURCE_DIR, "ui/node_modules/playwright-core")} (cd ui && npm ci; scripts/setup.sh does it)`);
+  }
+  if (process.env.UI_SERVER !== "dev") {
+    const cli = process.env.PATCHBAY_CLI;
+    if (!cli) missing.push("PATCHBAY_CLI (run the UI tests through ctest)");
+    else if (!existsSync(cli)) missing.push(`${cli} (build it first)`);
+    else if (readFileSync(cli).includes(PLACEHOLDER_MARK)) missing.push(`the devtools page in ${cli}: it embeds ui/placeholder.html (cd ui && npm ci, then rebuild)`);
+  }
+  return missing;
+}
+
+{
+  const missing = missingPrerequisites();
+  if (missing.length) throw new Error(`the UI browser tests cannot run; missing:\n  ${missing.join("\n  ")}`);
 }
 
 export function tempDir(prefix) {

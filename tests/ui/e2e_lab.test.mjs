@@ -31,6 +31,8 @@ after(async () => {
 
 test("header: heading, the run (label e2e-test) and its stopped status", async () => {
   await page.getByRole("heading", { name: "patchbay" }).waitFor();
+  // The options arrive with /api/runs after the heading: wait for them before reading the list.
+  await page.locator("select.run-select option", { hasText: "e2e-test" }).waitFor({ state: "attached" });
   const options = await page.locator("select.run-select option").allTextContents();
   assert.ok(options.some((o) => o.includes("e2e-test")), `options: ${options}`);
   await page.locator(".run-status", { hasText: "stopped" }).waitFor();

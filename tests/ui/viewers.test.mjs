@@ -1,7 +1,7 @@
 // The Logs viewers on a file of every kind (tests/ui/fixtures.mjs), the theme toggle, and
 // screenshots of every tab in light and dark at both window sizes (<build>/ui-screenshots/).
 import assert from "node:assert/strict";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { BIG_LOG_LINES, writeShowcase } from "./fixtures.mjs";
@@ -16,6 +16,9 @@ let runs;
 before(async () => {
   tmp = tempDir("viewers");
   runs = writeShowcase(tmp.dir);
+  // A run without results.json: its run view has no Perf tab.
+  mkdirSync(join(tmp.dir, "plain"));
+  for (const f of ["events.jsonl", "state.json"]) copyFileSync(join(runs.bigDir, f), join(tmp.dir, "plain", f));
   server = await startServer(tmp.dir);
   browser = await launchBrowser();
   page = await browser.page();
@@ -129,8 +132,10 @@ test("timeline reads per-node events files and _events:: lines of text-only node
   await open("timeline");
   await page.locator(".timeline-event-cell", { hasText: "TransferDone" }).waitFor();
   await page.locator(".timeline-event-cell", { hasText: "RouterAdvertisement" }).waitFor();
-  const headers = await page.locator(".timeline-table thead th").allTextContents();
-  assert.deepEqual(headers, ["time", "_lab", "home01", "laptop002"]);
+  // Each source adds its column when its first lines arrive, in any order: wait for all of them.
+  const headers = page.locator(".timeline-table thead th");
+  for (const name of ["_lab", "home01", "laptop002"]) await headers.filter({ hasText: new RegExp(`^${name}$`) }).waitFor();
+  assert.deepEqual(await headers.allTextContents(), ["time", "_lab", "home01", "laptop002"]);
   await page.locator(".timeline-event-cell", { hasText: "RouterAdvertisement" }).click();
   await page.getByRole("button", { name: "jump to logs" }).click();
   await page.locator(".log-entry.jump-hit", { hasText: "RouterAdvertisement" }).waitFor();
@@ -149,6 +154,23 @@ test("the theme toggle switches between light and dark and is remembered", async
   assert.equal(await theme(), "dark");
   await page.locator(".theme-toggle").click();
   assert.equal(await theme(), "light");
+});
+
+test("the Perf tab: only for a run with results.json, always for an invocation", async () => {
+  const perfBtn = page.locator(".tab-btn", { hasText: "perf" });
+  await open("perf", runs.big);
+  await page.locator(".perf-table td", { hasText: "iperf-tcp" }).waitFor();
+  assert.equal(await perfBtn.isVisible(), true);
+  // Opened on Perf by the URL: once the listing shows no results.json, the topology takes over.
+  await page.goto("about:blank");
+  await page.goto(`${server.url}/#run=plain&tab=perf`);
+  await page.locator(".tab-btn.active", { hasText: "topology" }).waitFor();
+  await perfBtn.waitFor({ state: "hidden" });
+  assert.equal(await perfBtn.isVisible(), false);
+  await page.goto("about:blank");
+  await page.goto(`${server.url}/#inv=${encodeURIComponent(runs.invocation)}&tab=perf`);
+  await page.locator(".perf h2", { hasText: "all steps" }).waitFor();
+  assert.equal(await perfBtn.isVisible(), true);
 });
 
 // Every tab, light and dark, 1600x1000 and 1366x768: the pictures a reviewer looks at.

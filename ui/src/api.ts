@@ -1,6 +1,7 @@
 // The server routes of SPEC 14.1, typed. Run names may contain '/' (`sim-…/ping-e2e`): they are
 // sent percent-encoded as one path segment; file paths are encoded per segment.
 
+import { labEventFromLine } from "./labevent";
 import type { LabEvent, LabState } from "./reducer";
 
 export interface RunInfo {
@@ -87,12 +88,10 @@ export const api = {
 export function subscribeEvents(name: string, after: number | null, onEvent: (ev: LabEvent) => void): () => void {
   const es = new EventSource(api.eventsUrl(name, after));
   es.onmessage = (m) => {
-    try {
-      const ev = JSON.parse(m.data) as LabEvent;
-      if (typeof ev.opid === "number" && typeof ev.kind === "string") onEvent(ev);
-    } catch {
-      // A malformed line is skipped, as the server would never send one.
-    }
+    // The server forwards every line with an unsigned opid; the reducer gets only the lines
+    // LabEvent::from_json accepts (a bad timestamp or kind is skipped, as in state.json).
+    const ev = labEventFromLine(m.data);
+    if (ev) onEvent(ev);
   };
   return () => es.close();
 }

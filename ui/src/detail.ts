@@ -204,7 +204,7 @@ function ixDetail(st: LabState, select: Select): HTMLElement[] {
 
 function regionLinkDetail(index: number, st: LabState, select: Select): HTMLElement[] {
   const l = st.region_links[index];
-  if (!l) return [];
+  if (!isObj(l)) return [];
   const end = (v: Json) => (typeof v === "string" && st.routers[v] ? nodeLink("r", v, select) : value(v));
   return [section("region link", table([["a", end(l.a)], ["b", end(l.b)], ["condition", condition(l.condition)], ["broken", value(l.broken)], ...extras(l, ["a", "b", "condition", "broken"])]))];
 }
@@ -217,6 +217,20 @@ export function renderDetail(id: string, st: LabState, select: Select): { kind: 
   const name = rest.join(":");
   if (prefix === "r" && st.routers[name]) return { kind: "router", title: name, body: routerDetail(name, st.routers[name], st, select) };
   if (prefix === "d" && st.devices[name]) return { kind: "device", title: name, body: deviceDetail(st.devices[name], st, select) };
-  if (prefix === "region" && st.region_links[Number(name)]) return { kind: "region link", title: `${st.region_links[Number(name)].a} ↔ ${st.region_links[Number(name)].b}`, body: regionLinkDetail(Number(name), st, select) };
+  const link = prefix === "region" ? st.region_links[Number(name)] : undefined;
+  if (isObj(link)) return { kind: "region link", title: `${link.a} ↔ ${link.b}`, body: regionLinkDetail(Number(name), st, select) };
   return null;
+}
+
+// What the panel of `id` shows, as one string (null when the node no longer exists): the entry's
+// JSON plus the few facts of other entries it links to. The topology rebuilds the open panel only
+// when this changed, so events about other nodes keep the reader's selection and focus.
+export function detailSignature(id: string, st: LabState): string | null {
+  const upstreams = Object.entries(st.routers).map(([n, r]) => [n, r.upstream ?? null]);
+  if (id === "ix") return JSON.stringify([st.ix, upstreams, st.lab_prefix, st.label, st.status, st.created_at, st.opid, Object.keys(st.regions)]);
+  const [prefix, ...rest] = id.split(":");
+  const name = rest.join(":");
+  const entry = prefix === "r" ? st.routers[name] : prefix === "d" ? st.devices[name] : prefix === "region" ? st.region_links[Number(name)] : undefined;
+  if (prefix === "region" ? !isObj(entry) : entry === undefined) return null;
+  return JSON.stringify([id, entry, upstreams]);
 }

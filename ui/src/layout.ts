@@ -379,6 +379,7 @@ function addRowIfaceEdges(st: LabState, nodes: Map<string, LayoutNode>, ifaceMap
 
 function addRegionLinks(st: LabState, nodes: Map<string, LayoutNode>, edges: LayoutEdge[]): void {
   st.region_links.forEach((l, k) => {
+    if (typeof l !== "object" || l === null || Array.isArray(l)) return;
     const a = nodes.get(`r:${s(l.a)}`);
     const b = nodes.get(`r:${s(l.b)}`);
     if (!a || !b) return;

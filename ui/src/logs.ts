@@ -121,7 +121,7 @@ export class LogsView {
         status.remove();
         viewer.addLines([text ?? ""]);
       } else {
-        const tail = new FileTail(this.session.run, f.path, (lines) => viewer.addLines(lines), () => (this.session.state.status === "stopped" ? 3000 : 1000));
+        const tail = new FileTail(this.session.run, f.path, (lines) => viewer.addLines(lines), { intervalMs: () => (this.session.state.status === "stopped" ? 3000 : 1000), finished: () => this.session.state.status === "stopped" });
         this.tail = tail;
         await tail.start();
         if (seq !== this.loadSeq) return;

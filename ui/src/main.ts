@@ -5,6 +5,7 @@ import { api, type RunInfo, subscribeRuns } from "./api";
 import { clear, h } from "./dom";
 import { LogsView } from "./logs";
 import { renderInvocationPerf, renderRunPerf } from "./perf";
+import { perfTabShown } from "./perfmath";
 import { RunSession } from "./session";
 import { TimelineView } from "./timeline";
 import { TopologyView } from "./topology";
@@ -124,13 +125,24 @@ class App {
       const session = new RunSession(sel.name);
       this.session = session;
       session.onState(() => this.renderStatus());
+      session.onLogs(() => this.updatePerfTab());
       session.setStatus(this.runs.find((r) => r.name === sel.name)?.status ?? null);
       void session.start();
     } else if (sel?.type === "inv" && this.tab !== "perf") {
       this.tab = "perf";
     }
     this.renderStatus();
+    this.updatePerfTab();
     this.showTab(this.tab, pushHash);
+  }
+
+  // Hidden until the listing shows a results.json; a run opened on Perf (URL hash) whose listing
+  // has none moves to the topology.
+  private updatePerfTab(): void {
+    const sel = this.selection;
+    const shown = perfTabShown(sel?.type ?? null, this.session?.logs ?? []);
+    this.tabButtons.get("perf")!.classList.toggle("hidden", !shown);
+    if (!shown && this.tab === "perf" && this.session?.logsLoaded) this.showTab("topology");
   }
 
   private renderStatus(): void {

@@ -4,7 +4,7 @@
 
 import { api, type CombinedResults, HttpError, type StepResult } from "./api";
 import { h } from "./dom";
-import { activeColumns, summarize } from "./perfmath";
+import { activeColumns, fixedHalfEven, summarize } from "./perfmath";
 
 function stepsTable(steps: StepResult[], lead: { title: string; cell: (i: number) => Node | string }[] = []): HTMLElement {
   const cols = activeColumns(steps);
@@ -28,7 +28,7 @@ function stepsTable(steps: StepResult[], lead: { title: string; cell: (i: number
   );
 }
 
-const fmt = (v: number | null, dp: number) => (v === null ? "-" : v.toFixed(dp));
+const fmt = (v: number | null, dp: number) => (v === null ? "-" : fixedHalfEven(v, dp));
 
 export async function renderRunPerf(run: string): Promise<HTMLElement> {
   let text: string | null;

@@ -1,7 +1,7 @@
 // Step metrics of SPEC 15.9, matching src/runner/results.cpp: results.json values are the
 // captured strings; a value that does not parse completely counts as absent.
 
-import type { StepResult } from "./api";
+import type { LogFile, StepResult } from "./api";
 
 const FLOAT = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -36,7 +36,22 @@ export interface Column {
   numeric: boolean;
 }
 
-const fixed = (v: number | null, dp: number) => (v === null ? null : v.toFixed(dp));
+// printf("%.*f") as results.cpp formats: the exact binary value rounded to `dp` digits, an exact
+// tie to the even digit (glibc). toFixed breaks such ties away from zero instead (0.125 -> 0.13,
+// printf gives 0.12); ties are rare but would make the page and results.json disagree.
+export function fixedHalfEven(v: number, dp: number): string {
+  const rounded = v.toFixed(dp);
+  if (!Number.isFinite(v) || Math.abs(v) >= 1e21) return rounded;
+  const exact = Math.abs(v).toFixed(100); // every digit of the double: it is a dyadic rational
+  const dot = exact.indexOf(".");
+  const rest = exact.slice(dot + 1 + dp);
+  if (!/^50*$/.test(rest)) return rounded;
+  const kept = exact.slice(0, dp === 0 ? dot : dot + 1 + dp);
+  if (Number(kept[kept.length - 1]) % 2 !== 0) return rounded; // odd: up to even, as toFixed did
+  return `${v < 0 ? "-" : ""}${kept}`;
+}
+
+const fixed = (v: number | null, dp: number) => (v === null ? null : fixedHalfEven(v, dp));
 const rawInt = (v: string | null | undefined) => {
   const n = parseNumber(v);
   return n === null ? null : Math.round(n).toLocaleString("en-US");
@@ -80,4 +95,10 @@ export function summarize(runs: { sim: string; steps: StepResult[] }[]): SimSumm
       maxUp: best(steps.map(upMbS), Math.max),
       minLatency: best(steps.map(latencyMs), Math.min),
     }));
+}
+
+// SPEC 14.2: the run view has a Perf tab only when the run has a results.json (the /logs listing
+// names every non-empty top-level file); the invocation view always has one.
+export function perfTabShown(selection: "run" | "inv" | null, logs: readonly LogFile[]): boolean {
+  return selection === "inv" || (selection === "run" && logs.some((f) => f.path === "results.json"));
 }

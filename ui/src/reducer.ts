@@ -1,9 +1,12 @@
-// The state.json reducer of SPEC 13.3, ported from src/events/state.cpp (LabState::apply).
+// The state.json reducer of SPEC 13.3, ported from src/events/state.cpp (LabState::apply). Both
+// must agree on every line: tests/fixtures/reducer/ is checked against each of them.
 //
 // Like the C++ reducer it is forgiving: an event whose fields are missing or of the wrong type
 // changes only `opid`. Router and device entries stay plain JSON objects so fields added by newer
 // emitters pass through untouched. `applyEvent` mutates the state in place (the UI applies
 // thousands of events on a large lab; copying the state per event would be quadratic).
+
+import { normalizeRfc3339 } from "./labevent";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -25,7 +28,7 @@ export interface LabState {
   routers: Record<string, JsonObject>;
   devices: Record<string, JsonObject>;
   regions: Record<string, JsonObject>;
-  region_links: JsonObject[];
+  region_links: Json[]; // entries that are not objects are kept, as state.cpp keeps them
 }
 
 export function emptyState(): LabState {
@@ -53,11 +56,11 @@ function str(obj: unknown, key: string): string | undefined {
 
 // Events spell "no condition" either as null or by leaving the key out.
 function orNull(obj: JsonObject, key: string): Json {
-  return key in obj ? obj[key] : null;
+  return own(obj, key) ? obj[key] : null;
 }
 
 function copyIfPresent(from: JsonObject, fromKey: string, to: JsonObject, toKey: string): void {
-  if (fromKey in from) to[toKey] = from[fromKey];
+  if (own(from, fromKey)) to[toKey] = from[fromKey];
 }
 
 function sameType(a: Json | undefined, b: Json): boolean {
@@ -68,13 +71,22 @@ function sameType(a: Json | undefined, b: Json): boolean {
   return typeof a === typeof b;
 }
 
+const own = (obj: object, key: string) => Object.prototype.hasOwnProperty.call(obj, key);
+
+// obj[key] = value for keys taken from the data: a node named "__proto__" must become a member,
+// not the object's prototype.
+function put(obj: Record<string, Json>, key: string, value: Json): void {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
 function ensure<T extends Json>(obj: JsonObject, key: string, dflt: T): T {
-  if (!sameType(obj[key], dflt)) obj[key] = dflt;
+  if (!own(obj, key) || !sameType(obj[key], dflt)) obj[key] = dflt;
   return obj[key] as T;
 }
 
 function findEntry(map: Record<string, JsonObject>, name: string | undefined): JsonObject | undefined {
-  if (name === undefined || !Object.prototype.hasOwnProperty.call(map, name)) return undefined;
+  if (name === undefined || !own(map, name)) return undefined;
   const e = map[name];
   return isObject(e) ? e : undefined;
 }
@@ -140,6 +152,7 @@ function forRegionLink(st: LabState, f: JsonObject, update: (l: JsonObject) => v
   const b = str(f, "router_b");
   if (a === undefined || b === undefined) return;
   for (const link of st.region_links) {
+    if (!isObject(link)) continue;
     const la = str(link, "a");
     const lb = str(link, "b");
     if ((la === a && lb === b) || (la === b && lb === a)) update(link);
@@ -147,8 +160,12 @@ function forRegionLink(st: LabState, f: JsonObject, update: (l: JsonObject) => v
 }
 
 // Applies the condition to the "up" and/or "down" slot named by the event's direction (absent =
-// up). An unknown direction leaves the state alone.
+// up). state.cpp passes both slots by operator[], which creates a missing one as null before the
+// direction is even looked at, so that happens here too, also for an unknown direction (which
+// otherwise leaves the state alone).
 function setDirectional(f: JsonObject, target: JsonObject, upKey: string, downKey: string): void {
+  if (!own(target, upKey)) target[upKey] = null;
+  if (!own(target, downKey)) target[downKey] = null;
   const dir = str(f, "direction") ?? "up";
   if (dir !== "up" && dir !== "down" && dir !== "both") return;
   const value = clone(orNull(f, "condition"));
@@ -177,7 +194,8 @@ const handlers: Record<string, Handler> = {
     st.lab_prefix = prefix;
     st.label = str(f, "label") ?? null;
     st.status = "running";
-    st.created_at = ev.timestamp;
+    // format_rfc3339(timestamp, 9): UTC, nine digits, whatever the line's offset and precision.
+    st.created_at = normalizeRfc3339(ev.timestamp) ?? ev.timestamp;
   },
   initial_state(st, f) {
     const s = f.state;
@@ -195,7 +213,7 @@ const handlers: Record<string, Handler> = {
   },
   router_added(st, f) {
     const name = str(f, "name");
-    if (name !== undefined) st.routers[name] = flattenedEntry(f, "devices");
+    if (name !== undefined) put(st.routers, name, flattenedEntry(f, "devices"));
   },
   router_removed(st, f) {
     const name = str(f, "name");
@@ -204,7 +222,8 @@ const handlers: Record<string, Handler> = {
   device_added(st, f) {
     const name = str(f, "name");
     if (name === undefined) return;
-    const dev = (st.devices[name] = flattenedEntry(f, "interfaces"));
+    const dev = flattenedEntry(f, "interfaces");
+    put(st.devices, name, dev);
     for (const iface of dev.interfaces as Json[]) attach(st, str(iface, "router"), name);
   },
   device_removed(st, f) {
@@ -216,7 +235,7 @@ const handlers: Record<string, Handler> = {
   },
   region_added(st, f) {
     const name = str(f, "name");
-    if (name !== undefined) st.regions[name] = { router: clone(orNull(f, "router")) };
+    if (name !== undefined) put(st.regions, name, { router: clone(orNull(f, "router")) });
   },
   region_link_added(st, f) {
     const a = str(f, "router_a");
@@ -321,7 +340,7 @@ const handlers: Record<string, Handler> = {
     const counters = ensure(entry, "counters", {} as JsonObject);
     for (const c of list) {
       const iface = str(c, "iface");
-      if (iface !== undefined) counters[iface] = clone(c);
+      if (iface !== undefined) put(counters, iface, clone(c));
     }
   },
 };
@@ -330,7 +349,7 @@ const handlers: Record<string, Handler> = {
 // shadowed by it, as in LabEvent::from_json).
 export function eventFields(ev: LabEvent): JsonObject {
   const f: JsonObject = {};
-  for (const [k, v] of Object.entries(ev)) if (k !== "opid" && k !== "timestamp" && k !== "kind") f[k] = v as Json;
+  for (const [k, v] of Object.entries(ev)) if (k !== "opid" && k !== "timestamp" && k !== "kind") put(f, k, v as Json);
   return f;
 }
 
@@ -375,12 +394,12 @@ export function stateFromJson(j: unknown): LabState {
     if (!isObject(v)) throw bad(key, "an object");
     for (const [name, entry] of Object.entries(v)) {
       if (!isObject(entry)) throw bad(`${key}.${name}`, "an object");
-      st[key][name] = clone(entry);
+      put(st[key], name, clone(entry));
     }
   }
   if ("region_links" in j && j.region_links !== null) {
     if (!Array.isArray(j.region_links)) throw bad("region_links", "an array");
-    st.region_links = j.region_links.filter(isObject).map((l) => clone(l));
+    st.region_links = j.region_links.map((l) => clone(l as Json));
   }
   return st;
 }

@@ -12,8 +12,10 @@ export class RunSession {
   ready = false; // state.json answered (or is known to be missing)
   error: string | null = null;
   logs: LogFile[] = [];
+  logsLoaded = false; // the listing answered once
   private lastOpid = -1;
   private closeEvents: (() => void) | null = null;
+  private subscribedAfter: number | null = null;
   private stateListeners = new Set<Listener>();
   private eventListeners = new Set<(ev: LabEvent) => void>();
   private logListeners = new Set<Listener>();
@@ -39,14 +41,34 @@ export class RunSession {
     if (this.disposed) return;
     this.ready = true;
     this.notifyState();
-    this.closeEvents = subscribeEvents(this.run, after, (ev) => this.onEvent(ev));
+    this.subscribe(after);
     void this.refreshLogs();
     this.logsTimer = window.setInterval(() => {
       if (this.state.status !== "stopped" || this.logs.length === 0) void this.refreshLogs();
     }, 4000);
   }
 
+  private subscribe(after: number | null): void {
+    this.closeEvents?.();
+    this.subscribedAfter = after;
+    this.closeEvents = subscribeEvents(this.run, after, (ev) => this.onEvent(ev));
+  }
+
   private onEvent(ev: LabEvent): void {
+    // A reused output directory (OutDir::exact): the next lab appends to the same events.jsonl
+    // with opids from 0 again. Its lab_created starts a new state; a stream filtered by `after`
+    // drops the new lab's first opids, so it is replaced by one from the file's start, in which
+    // every lab_created resets the state and the last lab's events are what remains.
+    if (ev.kind === "lab_created" && (this.stateLoaded || ev.opid < this.lastOpid)) {
+      this.state = emptyState();
+      this.lastOpid = -1;
+      this.stateLoaded = false;
+      if (this.subscribedAfter !== null) {
+        this.notifyState();
+        this.subscribe(null);
+        return;
+      }
+    }
     if (ev.opid <= this.lastOpid) return; // replayed after a reconnect, or already in state.json
     this.lastOpid = ev.opid;
     const status = this.state.status;
@@ -70,8 +92,9 @@ export class RunSession {
     try {
       const logs = await api.logs(this.run);
       if (this.disposed) return;
-      const changed = JSON.stringify(logs) !== JSON.stringify(this.logs);
+      const changed = !this.logsLoaded || JSON.stringify(logs) !== JSON.stringify(this.logs);
       this.logs = logs;
+      this.logsLoaded = true;
       if (changed) for (const l of this.logListeners) l();
     } catch {
       // The listing is refreshed again later; a run directory that vanished shows no files.

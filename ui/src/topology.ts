@@ -1,7 +1,7 @@
 // The Topology tab: the layered graph of layout.ts drawn as SVG with pan and zoom, and the detail
 // panel of the selected node. Redrawn (at most a few times a second) as events change the state.
 
-import { renderDetail } from "./detail";
+import { detailSignature, renderDetail } from "./detail";
 import { clear, h, svg } from "./dom";
 
 // Kinds the reducer applies without changing the graph (SPEC 13.3: counters; the rest only opid).
@@ -50,6 +50,7 @@ export class TopologyView {
   private dirty = true;
   private layoutDirty = true;
   private drawnState: object | null = null;
+  private panelSignature: string | null = null; // detailSignature of the panel on screen
   private timer: number | undefined;
   private lastDraw = 0;
   private measure = canvasMeasure();
@@ -210,14 +211,32 @@ export class TopologyView {
       const e = this.edgeById.get(el.getAttribute("data-id") ?? "");
       el.classList.toggle("hl", !!e && this.isHighlighted(e));
     }
-    this.renderPanel();
+    this.renderPanel(true);
   }
 
-  private renderPanel(): void {
-    const d = this.selected ? renderDetail(this.selected, this.session.state, (id) => this.focus(id)) : null;
+  // Called on every draw: the panel is left alone unless what it shows changed (see
+  // detailSignature); then only the sections whose content differs are replaced, so a counter
+  // update does not take the selection or focus out of the other sections.
+  private renderPanel(force = false): void {
+    const sig = this.selected ? detailSignature(this.selected, this.session.state) : null;
+    if (!force && sig === this.panelSignature && sig !== null) return;
+    this.panelSignature = sig;
+    const d = sig !== null && this.selected ? renderDetail(this.selected, this.session.state, (id) => this.focus(id)) : null;
     this.panel.classList.toggle("hidden", !d);
+    if (!d) {
+      clear(this.panel);
+      return;
+    }
+    const body = this.panel.querySelector(".detail-body");
+    const head = this.panel.querySelector(".detail-head h2");
+    if (!force && body && head?.textContent === d.title && body.children.length === d.body.length) {
+      d.body.forEach((next, i) => {
+        const cur = body.children[i];
+        if (cur.outerHTML !== next.outerHTML) cur.replaceWith(next);
+      });
+      return;
+    }
     clear(this.panel);
-    if (!d) return;
     this.panel.append(
       h("header", { class: "detail-head" }, h("span", { class: `kind-pill kind-${d.kind.replace(" ", "-")}` }, d.kind), h("h2", null, d.title), h("button", { class: "icon-btn", title: "close", onclick: () => this.select(null) }, "×")),
       h("div", { class: "detail-body" }, d.body),

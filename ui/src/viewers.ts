@@ -3,6 +3,7 @@
 // qlog table. Each viewer owns its toolbar controls and its scroll area.
 
 import { clear, h } from "./dom";
+import { dropOldest, shiftHits } from "./rows";
 import { formatDateTimeUs, formatRelativeUs, formatTimeUs, parseTimestampUs } from "./format";
 import {
   type AnsiSegment,
@@ -130,7 +131,7 @@ export class EventsTable implements Viewer {
   }
 
   private trim(): void {
-    while (this.rows.length > MAX_ENTRIES) this.rows.shift()!.el.remove();
+    for (const r of dropOldest(this.rows, MAX_ENTRIES)) r.el.remove();
   }
 
   private filter(q: string): void {
@@ -162,6 +163,7 @@ interface LineRow {
   entry: LogEntry;
   el: HTMLElement;
   tsEl: HTMLElement | null;
+  lower: string; // entry.text lower-cased once, for every search over it
 }
 
 export class LogLines implements Viewer {
@@ -229,7 +231,9 @@ export class LogLines implements Viewer {
       if (entry.level) this.bump(entry.level);
     }
     this.body.append(frag);
-    while (this.rows.length > MAX_ENTRIES) this.rows.shift()!.el.remove();
+    const dropped = dropOldest(this.rows, MAX_ENTRIES);
+    for (const r of dropped) r.el.remove();
+    ({ hits: this.hits, current: this.current } = shiftHits(this.hits, this.current, dropped.length));
     if (this.query) this.search(this.query, true);
     if (this.follow && atBottom && !this.body.querySelector(".jump-hit")) this.body.scrollTop = this.body.scrollHeight;
   }
@@ -269,7 +273,7 @@ export class LogLines implements Viewer {
       el.append(h("span", { class: "log-msg" }, styledSpans(e.segments)));
     }
     if (e.level && !this.levels.has(e.level)) el.classList.add("filtered");
-    return { entry: e, el, tsEl };
+    return { entry: e, el, tsEl, lower: e.text.toLowerCase() };
   }
 
   private applyFilters(): void {
@@ -283,7 +287,7 @@ export class LogLines implements Viewer {
     const needle = q.toLowerCase();
     this.hits = [];
     this.rows.forEach((r, i) => {
-      const hit = needle !== "" && !r.el.classList.contains("filtered") && r.entry.text.toLowerCase().includes(needle);
+      const hit = needle !== "" && !r.el.classList.contains("filtered") && r.lower.includes(needle);
       r.el.classList.toggle("search-hit", hit);
       r.el.classList.remove("search-current");
       if (hit) this.hits.push(i);

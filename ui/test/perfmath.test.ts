@@ -1,7 +1,7 @@
 // SPEC 15.9 math and the Perf tab's column rules.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { activeColumns, elapsedS, latencyMs, mbS, summarize, upMbS } from "../src/perfmath";
+import { activeColumns, elapsedS, fixedHalfEven, latencyMs, mbS, perfTabShown, summarize, upMbS } from "../src/perfmath";
 
 test("an unsigned integer duration is microseconds, anything else float seconds", () => {
   assert.equal(elapsedS({ id: "a", duration: "2000000" }), 2);
@@ -41,4 +41,28 @@ test("the summary aggregates repeated sims: N, max down/up, min latency", () => 
     { sim: "a", n: 1, maxDown: null, maxUp: null, minLatency: 20 },
     { sim: "b", n: 3, maxDown: 5, maxUp: 1, minLatency: 3.5 },
   ]);
+});
+
+test("numbers round like printf in results.cpp: exact ties to even", () => {
+  // Exact binary ties: toFixed gives 0.13, 2.6, 3 and -0.13 here.
+  assert.equal(fixedHalfEven(0.125, 2), "0.12");
+  assert.equal(fixedHalfEven(2.25, 1), "2.2");
+  assert.equal(fixedHalfEven(2.5, 0), "2");
+  assert.equal(fixedHalfEven(-0.125, 2), "-0.12");
+  // Odd digits still go up; non-ties (1.005 is 1.00499999…) round to nearest.
+  assert.equal(fixedHalfEven(0.375, 2), "0.38");
+  assert.equal(fixedHalfEven(3.5, 0), "4");
+  assert.equal(fixedHalfEven(1.005, 2), "1.00");
+  assert.equal(fixedHalfEven(12.3456, 2), "12.35");
+  assert.equal(fixedHalfEven(0, 2), "0.00");
+});
+
+test("the Perf tab: run view only with results.json, invocation view always", () => {
+  const f = (path: string) => ({ node: "_lab", kind: "text", path });
+  assert.equal(perfTabShown("run", [f("events.jsonl"), f("state.json")]), false);
+  assert.equal(perfTabShown("run", []), false);
+  assert.equal(perfTabShown("run", [f("events.jsonl"), f("results.json")]), true);
+  assert.equal(perfTabShown("run", [f("sub/results.json")]), false);
+  assert.equal(perfTabShown("inv", []), true);
+  assert.equal(perfTabShown(null, [f("results.json")]), false);
 });
