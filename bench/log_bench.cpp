@@ -1,17 +1,22 @@
 // log benchmark: what a log call costs on a node thread. A disabled record (debug under the
 // default "info" filter) against an empty loop in the same run, enabled() alone, and a record
-// that is written to the node's files (JSON line, ANSI text, two write(2) calls).
+// that is written to the node's files (JSON line, ANSI text, two write(2) calls). Then the same
+// through a Node handle of a real lab (Node::log from a thread that is not the node's): disabled,
+// written, and disabled while another thread keeps adding devices (the lab lock is busy).
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "log/filter.hpp"
 #include "log/sink.hpp"
 #include "patchbay/log.hpp"
+#include "patchbay/patchbay.hpp"
 
 using namespace patchbay;
 using Clock = std::chrono::steady_clock;
@@ -63,6 +68,48 @@ int main(int argc, char** argv) {
                    }),
        "ns");
   log::detail::set_thread_sink(nullptr);
+
+  {
+    Lab lab{LabOpts{}.label("log-bench").outdir(OutDir::exact(dir / "lab")).log_filter("info")};
+    auto dc = lab.add_router("dc").build();
+    auto dev = lab.add_device("dev").iface("eth0", dc.id()).build();
+    const long m = n / 10;
+    emit("node_log_disabled",
+         ns_per_call(m,
+                     [&](long i) {
+                       dev.log(log::Level::Debug, "app", "x", {{"i", i}});
+                     }),
+         "ns");
+    emit("node_log_written",
+         ns_per_call(written / 10,
+                     [&](long i) {
+                       dev.log(log::Level::Info, "app", "x", {{"i", i}});
+                     }),
+         "ns");
+    std::atomic<bool> stop{false};
+    std::atomic<int> built{0};
+    std::thread builder([&] {
+      for (int k = 0; !stop; ++k) {
+        lab.add_device("b" + std::to_string(k)).iface("eth0", dc.id()).build();
+        ++built;
+      }
+    });
+    while (built == 0) std::this_thread::yield();
+    emit("node_log_disabled_during_builds",
+         ns_per_call(m,
+                     [&](long i) {
+                       dev.log(log::Level::Debug, "app", "x", {{"i", i}});
+                     }),
+         "ns");
+    emit("node_log_written_during_builds",
+         ns_per_call(written / 10,
+                     [&](long i) {
+                       dev.log(log::Level::Info, "app", "x", {{"i", i}});
+                     }),
+         "ns");
+    stop = true;
+    builder.join();
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

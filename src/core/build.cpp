@@ -259,6 +259,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     throw;
   }
   r->alive = true;
+  publish_sink(r->id, r->log);
   if (r->region && !r->region_router) region_router_added(*r);
   if (r->downlink || r->uplink_up || r->uplink_down || engine_if_started()) {
     try {
@@ -332,6 +333,7 @@ void LabCore::remove_router(NodeId id) {
     }
     if (!users.empty()) throw InUse(r->describe(), "remove_router: still connected: " + users);
     r->alive = false;
+    withdraw_sink(r->id);
     routers_.erase(it);
     names_.erase(r->name);
     if (r->upstream) {
@@ -485,6 +487,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
     throw;
   }
   d->alive = true;
+  publish_sink(d->id, d->log);
   try {
     attach_device_links(*d);
     if (ra_driven(*d)) {
@@ -519,6 +522,7 @@ void LabCore::remove_device(NodeId id) {
       throw NotFound("remove_device", "device " + std::to_string(id.value) + " does not exist");
     d = it->second;
     d->alive = false;
+    withdraw_sink(d->id);
     devices_.erase(it);
     names_.erase(d->name);
     for (auto& i : d->ifaces) {

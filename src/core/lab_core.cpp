@@ -279,6 +279,10 @@ void LabCore::shutdown() {
     names_.clear();
   }
   if (ix_) nodes.push_back(ix_);
+  {
+    std::unique_lock lk(sinks_mu_);
+    sinks_.clear();
+  }
   for (auto& n : nodes) {
     n->alive = false;
     n->stop_workers();
@@ -347,6 +351,23 @@ std::shared_ptr<log::detail::NodeSink> LabCore::make_node_log(NodeKind kind, con
   return std::make_shared<log::detail::NodeSink>(
       writer_->dir(), kind == NodeKind::Router ? consts::kKindRouter : consts::kKindDevice, name,
       log_filter_);
+}
+
+std::shared_ptr<log::detail::NodeSink> LabCore::node_sink(NodeId id) const {
+  std::shared_lock lk(sinks_mu_);
+  auto it = sinks_.find(id.value);
+  return it == sinks_.end() ? nullptr : it->second;
+}
+
+void LabCore::publish_sink(NodeId id, std::shared_ptr<log::detail::NodeSink> sink) {
+  if (!sink) return;
+  std::unique_lock lk(sinks_mu_);
+  sinks_[id.value] = std::move(sink);
+}
+
+void LabCore::withdraw_sink(NodeId id) {
+  std::unique_lock lk(sinks_mu_);
+  sinks_.erase(id.value);
 }
 
 // ---- lookups ----

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -330,6 +331,12 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   events::EventBus& bus() { return bus_; }
   // A node's log files under the run directory; null without an output directory.
   std::shared_ptr<log::detail::NodeSink> make_node_log(NodeKind kind, const std::string& name) const;
+  // The log sink of a live node, or null. Readers share sinks_mu_ only (never the lab lock), so
+  // loggers on many threads neither wait for builds nor for each other. A node's sink is
+  // published when it becomes alive and withdrawn when it stops being so.
+  std::shared_ptr<log::detail::NodeSink> node_sink(NodeId id) const;
+  void publish_sink(NodeId id, std::shared_ptr<log::detail::NodeSink> sink);
+  void withdraw_sink(NodeId id);
   // The resolved run directory (SPEC 13.1); nullopt when the lab writes no output.
   std::optional<std::filesystem::path> run_dir() const {
     return writer_ ? std::optional(writer_->dir()) : std::nullopt;
@@ -420,6 +427,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::shared_ptr<const log::detail::Filter> log_filter_;  // of the per-node files, parsed once
   events::EventBus bus_;
   mutable std::mutex state_mu_;
+  mutable std::shared_mutex sinks_mu_;  // guards sinks_ only; a leaf lock
+  std::unordered_map<std::uint64_t, std::shared_ptr<log::detail::NodeSink>> sinks_;
   LabState state_;  // the reducer applied to every event (what state.json will hold)
   std::mutex loop_mu_;
   std::unique_ptr<detail::EventLoop> loop_;

@@ -60,12 +60,12 @@ std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
   };
 }
 
-// The node's log files, or null (no output directory, the IX, node or lab gone). Never throws.
+// The node's log files, or null (no output directory, the IX, node or lab gone). Never throws,
+// never takes the lab lock or an operation slot (logging must not wait for builds or shutdown).
 std::shared_ptr<log::detail::NodeSink> sink_of(const std::weak_ptr<LabCore>& lab, NodeId id) {
   auto c = lab.lock();
   if (!c || c->closing()) return nullptr;
-  auto r = c->node(id);
-  return r && r->alive ? r->log : nullptr;
+  return c->node_sink(id);
 }
 
 }  // namespace
@@ -80,6 +80,7 @@ std::optional<std::filesystem::path> Node::filepath(std::string_view suffix) con
 }
 
 void Node::log(log::Level level, std::string_view target, std::string_view msg, log::Fields fields) const {
+  if (!log::detail::below_ceiling(level)) return;  // no filter anywhere wants it: no lookup at all
   auto sink = sink_of(lab_, id_);
   log::detail::write(sink.get(), level, target, msg, fields);
 }

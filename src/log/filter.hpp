@@ -22,6 +22,9 @@ class Filter {
   // enables nothing.
   static Filter parse(std::string_view spec, std::vector<std::string>* errors = nullptr);
 
+  // The most verbose level any directive allows (-1: none).
+  int max_level() const { return max_; }
+
   bool enabled(Level level, std::string_view target) const {
     const int l = static_cast<int>(level);
     if (l > max_) return false;

@@ -114,6 +114,20 @@ void set_thread_sink(std::shared_ptr<NodeSink> sink) {
   t_sink_owner = std::move(sink);
 }
 
+namespace {
+std::atomic<int> g_ceiling{-1};
+}  // namespace
+
+void raise_ceiling(int level) {
+  int cur = g_ceiling.load(std::memory_order_relaxed);
+  while (cur < level && !g_ceiling.compare_exchange_weak(cur, level, std::memory_order_release)) {
+  }
+}
+
+bool below_ceiling(Level level) {
+  return static_cast<int>(level) <= g_ceiling.load(std::memory_order_acquire);
+}
+
 bool is_event_target(std::string_view target) {
   return target.find(kEventsMarker) != std::string_view::npos;
 }
@@ -191,6 +205,7 @@ void init_console(std::string filter) {
   auto* c = new detail::Console{detail::Filter::parse(filter), ::isatty(STDERR_FILENO) == 1, {}};
   std::lock_guard lk(detail::g_console_mu);
   detail::g_consoles->push_back(c);
+  detail::raise_ceiling(c->filter.max_level());
   detail::g_console.store(c, std::memory_order_release);
 }
 

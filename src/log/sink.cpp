@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -20,7 +21,9 @@ NodeSink::NodeSink(fs::path dir, std::string_view kind, std::string_view name,
                    std::shared_ptr<const Filter> filter)
     : dir_(std::move(dir)),
       stem_(std::string(kind) + "." + util::sanitize_for_path_component(name)),
-      filter_(std::move(filter)) {}
+      filter_(std::move(filter)) {
+  raise_ceiling(std::max(filter_->max_level(), static_cast<int>(Level::Info)));
+}
 
 fs::path NodeSink::path(std::string_view ext) const {
   return dir_ / (stem_ + "." + std::string(ext));

@@ -62,6 +62,13 @@ bool is_event_target(std::string_view target);
 // "<prefix>::_events::<kind>" ("_events::<kind>" for an empty prefix).
 std::string event_target(std::string_view prefix, std::string_view kind);
 
+// A process-wide bound on what any sink or console can want: the most verbose level any filter
+// ever enabled (it only grows). A record more verbose than it is dropped with one atomic load,
+// before anyone looks up a node's sink. Timeline events are written at Info whatever the filter,
+// so every sink raises it to at least Info.
+void raise_ceiling(int level);
+bool below_ceiling(Level level);
+
 // Would a record at `level` for `target` reach `sink`'s files (null: none) or the console?
 bool wants(const NodeSink* sink, Level level, std::string_view target);
 

@@ -110,6 +110,20 @@ const std::string kTs = "2026-03-05T12:00:00.000000Z";
 
 // ---- filter ----
 
+// Each ctest case runs in its own process, so the process-wide ceiling starts at "nothing".
+TEST(LogCeiling, RisesWithEverySinkAndDropsWhatNoFilterWantsBeforeAnyLookup) {
+  if (!std::string(GTEST_FLAG_GET(filter)).starts_with("LogCeiling"))
+    GTEST_SKIP() << "needs a fresh process (run by ctest, or with --gtest_filter=LogCeiling.*)";
+  EXPECT_FALSE(log::detail::below_ceiling(Level::Error));  // no sink, no console
+  TempDir dir;
+  auto warn = make_sink(dir.path(), "warn");
+  EXPECT_TRUE(log::detail::below_ceiling(Level::Info));  // timeline events are written at info
+  EXPECT_FALSE(log::detail::below_ceiling(Level::Debug));
+  auto debug = make_sink(dir.path(), "app=debug", "server");
+  EXPECT_TRUE(log::detail::below_ceiling(Level::Debug));
+  EXPECT_FALSE(log::detail::below_ceiling(Level::Trace));
+}
+
 TEST(LogFilter, BareLevelAppliesToEveryTarget) {
   auto f = Filter::parse("warn");
   EXPECT_TRUE(f.enabled(Level::Error, "a"));
