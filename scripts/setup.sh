@@ -32,7 +32,7 @@ if ((${#missing[@]})); then
 fi
 
 # The devtools UI (ui/): npm packages pinned by ui/package-lock.json, installed again only when the
-# lockfile changed. The C++ build runs `npm run build` and embeds ui/dist/index.html.
+# lockfile changed. The C++ build builds the page into build/ui/ (ui/page.cmake) and embeds it.
 if ! command -v npm >/dev/null; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

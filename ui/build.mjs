@@ -1,9 +1,10 @@
-// Builds dist/index.html: src/main.ts bundled by esbuild and src/styles.css, both inlined into
+// Builds the page: src/main.ts bundled by esbuild and src/styles.css, both inlined into
 // src/index.html, so the server embeds one self-contained file (no CDN, no second request).
+// Written to dist/index.html, or to the path after --out (the C++ build writes into its build dir).
 // `node build.mjs --tests` instead bundles test/*.test.ts into .test-build/ for `node --test`.
 import { build } from "esbuild";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -29,12 +30,13 @@ async function buildPage() {
   const style = css.outputFiles[0].text.replace(/<\/(style)/gi, "<\\/$1");
   const template = await readFile(join(root, "src/index.html"), "utf8");
   const html = template.replace("/*__CSS__*/", () => style).replace("/*__JS__*/", () => script);
-  await mkdir(join(root, "dist"), { recursive: true });
-  // Written to a temporary name and renamed, so a concurrent C++ build never embeds half a file.
-  const out = join(root, "dist/index.html");
+  const at = process.argv.indexOf("--out");
+  const out = at > 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : join(root, "dist/index.html");
+  await mkdir(dirname(out), { recursive: true });
+  // Written to a temporary name and renamed, so a concurrent reader never sees half a file.
   await writeFile(`${out}.tmp`, html);
-  await (await import("node:fs/promises")).rename(`${out}.tmp`, out);
-  console.log(`ui: dist/index.html ${(html.length / 1024).toFixed(1)} KiB`);
+  await rename(`${out}.tmp`, out);
+  console.log(`ui: ${out} ${(html.length / 1024).toFixed(1)} KiB`);
 }
 
 async function buildTests() {
