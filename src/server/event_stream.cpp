@@ -36,7 +36,12 @@ std::size_t EventStream::read(std::string& out) {
     if (ended()) return;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     auto opid = event_opid(line);
-    if (!opid || (after_ && *opid <= *after_)) return;
+    if (!opid) return;
+    // A lab reusing the output directory appends with opids from 0 again: `after` named an opid
+    // of an earlier lab, so from the new lab's first line on every line is sent.
+    if (prev_opid_ && *opid <= *prev_opid_) after_.reset();
+    prev_opid_ = opid;
+    if (after_ && *opid <= *after_) return;
     out += sse_event(*opid, line);
     ++n;
   });

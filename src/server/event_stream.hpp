@@ -10,6 +10,12 @@
 // byte offset no longer says what the client has, and re-reading from 0 would send old opids
 // again. The server then ends the response, and EventSource reconnects with Last-Event-ID.
 //
+// A lab that reuses the output directory (OutDir::exact) appends its events with opids from 0
+// again. An opid not above its predecessor's therefore starts a new lab, and `after` (which named
+// an opid of an earlier one) no longer applies: that line and every later one are sent. A client
+// resuming with the opid of the newest lab gets the tail of older labs before it, each older lab
+// ending where a new one starts (lab_created), never a line of the newest lab twice.
+//
 // Lines that are not JSON objects with an unsigned `opid` are not events and are skipped; the
 // line is sent verbatim (it is already one JSON document on one line).
 #pragma once
@@ -41,6 +47,7 @@ class EventStream {
  private:
   sys::LineTail tail_;
   std::optional<std::uint64_t> after_;
+  std::optional<std::uint64_t> prev_opid_;  // of the last event line read
 };
 
 }  // namespace patchbay::server

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "events/run_files.hpp"
@@ -208,6 +210,28 @@ TEST(ServerEventStream, FiltersByAfterAndSkipsNonEvents) {
             "id: 2\ndata: {\"opid\":2,\"kind\":\"c\"}\n\n");
   ps::EventStream(file, 1).read(after);
   EXPECT_EQ(after, "id: 2\ndata: {\"opid\":2,\"kind\":\"c\"}\n\n");
+}
+
+// A second lab in a reused output directory appends opids from 0 again; a client that resumed
+// with an opid of the first lab must get every line of the second, live or in the history.
+TEST(ServerEventStream, ANewLabInTheSameFileClearsAfter) {
+  TempDir t;
+  auto file = t.write("events.jsonl", "{\"opid\":0}\n{\"opid\":1}\n{\"opid\":2}\n{\"opid\":3}\n");
+  ps::EventStream s(file, 2);
+  std::string out;
+  EXPECT_EQ(s.read(out), 1u);
+  EXPECT_EQ(out, "id: 3\ndata: {\"opid\":3}\n\n");
+  {
+    std::ofstream f(file, std::ios::app);
+    f << "{\"opid\":0,\"kind\":\"lab_created\"}\n{\"opid\":1}\n{\"opid\":2}\n{\"opid\":3}\n";
+  }
+  out.clear();
+  EXPECT_EQ(s.read(out), 4u);
+  EXPECT_EQ(out.substr(0, out.find("\n")), "id: 0");
+  // The same file read as history with the newest lab's opid 1: the old lab's opids above 1, then
+  // all of the new lab (the client resets at its lab_created).
+  out.clear();
+  EXPECT_EQ(ps::EventStream(file, 1).read(out), 6u);
 }
 
 TEST(ServerDiscovery, FindsRunsToDepthThreeSkipsSymlinksSortsDescending) {

@@ -155,6 +155,7 @@ function serveEvents(req, res, dir, after) {
   const path = join(dir, "events.jsonl");
   let offset = 0;
   let last = after;
+  let prev = null;
   const pump = () => {
     let size;
     try {
@@ -178,8 +179,10 @@ function serveEvents(req, res, dir, after) {
       } catch {
         continue;
       }
+      // A lab reusing the directory starts at opid 0 again: `after` no longer applies.
+      if (prev !== null && ev.opid <= prev) last = null;
+      prev = ev.opid;
       if (last !== null && ev.opid <= last) continue;
-      last = ev.opid;
       res.write(`id: ${ev.opid}\ndata: ${line}\n\n`);
     }
   };

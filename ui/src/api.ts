@@ -64,6 +64,16 @@ export const api = {
     return res.text();
   },
 
+  // The first `limit` bytes of a file and its total size.
+  async fileHead(name: string, path: string, limit: number): Promise<{ bytes: Uint8Array; total: number }> {
+    const res = await fetch(api.fileUrl(name, path), { cache: "no-store", headers: { Range: `bytes=0-${limit - 1}` } });
+    if (res.status === 416) return { bytes: new Uint8Array(), total: 0 }; // empty file
+    if (!res.ok) throw new HttpError(path, res.status);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const range = /bytes \d+-\d+\/(\d+)/.exec(res.headers.get("Content-Range") ?? "");
+    return { bytes, total: res.status === 206 && range ? Number(range[1]) : bytes.length };
+  },
+
   // The last `tail` bytes of a file. `start` is the byte offset of the first byte returned, `end`
   // the offset after the last one (where tailing continues).
   async fileTail(name: string, path: string, tail: number): Promise<{ bytes: Uint8Array; start: number; end: number }> {

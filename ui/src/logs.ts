@@ -6,7 +6,7 @@ import { api, type LogFile } from "./api";
 import { clear, h } from "./dom";
 import { formatDateTimeUs, parseTimestampUs } from "./format";
 import type { RunSession } from "./session";
-import { FileTail } from "./tail";
+import { DocumentTail, FileTail, TooLargeError } from "./tail";
 import { makeViewer, type Viewer, wholeFileKinds } from "./viewers";
 
 const KIND_LABEL: Record<string, string> = {
@@ -39,7 +39,7 @@ export class LogsView {
   private host = h("div", { class: "viewer-host" });
   private selected: string | null = null;
   private viewer: Viewer | null = null;
-  private tail: FileTail | null = null;
+  private tail: FileTail | DocumentTail | null = null;
   private relative = false;
   private pendingJump: { us: number; ts: string } | null = null;
   private jumpEl = h("span", { class: "jump-info hidden" });
@@ -115,13 +115,16 @@ export class LogsView {
     const status = h("div", { class: "viewer-status muted" }, "loading…");
     viewer.body.prepend(status);
     try {
-      if (wholeFileKinds.has(f.kind)) {
-        const text = await api.fileText(this.session.run, f.path);
+      const follow = { intervalMs: () => (this.session.state.status === "stopped" ? 3000 : 1000), finished: () => this.session.state.status === "stopped" };
+      const whole = wholeFileKinds.get(f.kind);
+      if (whole) {
+        const tail = new DocumentTail(this.session.run, f.path, whole, (text, replace) => viewer.addText?.(text, replace), follow);
+        this.tail = tail;
+        await tail.start();
         if (seq !== this.loadSeq) return;
         status.remove();
-        viewer.addLines([text ?? ""]);
       } else {
-        const tail = new FileTail(this.session.run, f.path, (lines) => viewer.addLines(lines), { intervalMs: () => (this.session.state.status === "stopped" ? 3000 : 1000), finished: () => this.session.state.status === "stopped" });
+        const tail = new FileTail(this.session.run, f.path, (lines) => viewer.addLines(lines), follow);
         this.tail = tail;
         await tail.start();
         if (seq !== this.loadSeq) return;
@@ -129,7 +132,10 @@ export class LogsView {
         if (!tail.truncated) status.remove();
       }
     } catch (e) {
-      status.textContent = `could not load ${f.path}: ${String(e)}`;
+      if (seq !== this.loadSeq) return;
+      clear(status);
+      if (e instanceof TooLargeError) status.append(`${e.message}: `, h("a", { href: api.fileUrl(this.session.run, f.path), download: "" }, "download it"));
+      else status.textContent = `could not load ${f.path}: ${String(e)}`;
       return;
     }
     this.applyJump();

@@ -166,6 +166,7 @@ class App {
       b.setAttribute("aria-selected", String(t === tab));
     }
     for (const [t, p] of this.panes) p.classList.toggle("hidden", t !== tab);
+    this.session?.setLogsWanted(tab === "logs" || tab === "timeline");
     if (prev !== tab) this.viewFor(prev)?.deactivate();
     this.renderPane(tab);
     if (pushHash && this.selection) {

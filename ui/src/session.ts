@@ -1,8 +1,17 @@
 // One selected run: its reduced state (state.json, then every later event over SSE through the
 // SPEC 13.3 reducer), its log listing, and listeners for the views.
+//
+// Costs while nobody looks: the event stream is closed while the page is hidden and reopened
+// after the last opid applied when it is shown (the server sends every later line, so nothing is
+// lost or applied twice). The listing is fetched once at the start, once when the run stops (for
+// the files written at its end, e.g. results.json), and polled only while a view that lists files
+// wants it (setLogsWanted: the Logs and Timeline tabs) and the page is visible.
 
 import { api, HttpError, subscribeEvents, type LogFile } from "./api";
 import { applyEvent, emptyState, stateFromJson, type LabEvent, type LabState } from "./reducer";
+import { onPageVisibility, pageVisible } from "./visibility";
+
+export const LOGS_POLL_MS = 4000;
 
 type Listener = () => void;
 
@@ -15,14 +24,17 @@ export class RunSession {
   logsLoaded = false; // the listing answered once
   private lastOpid = -1;
   private closeEvents: (() => void) | null = null;
-  private subscribedAfter: number | null = null;
   private stateListeners = new Set<Listener>();
   private eventListeners = new Set<(ev: LabEvent) => void>();
   private logListeners = new Set<Listener>();
   private disposed = false;
   private logsTimer: number | undefined;
+  private logsWanted = false;
+  private readonly stopVisibility: () => void;
 
-  constructor(readonly run: string) {}
+  constructor(readonly run: string) {
+    this.stopVisibility = onPageVisibility(() => this.onVisibility());
+  }
 
   async start(): Promise<void> {
     // state.json first (it carries the writer's "stopped", which no event does), then the events
@@ -41,33 +53,55 @@ export class RunSession {
     if (this.disposed) return;
     this.ready = true;
     this.notifyState();
-    this.subscribe(after);
+    if (pageVisible()) this.subscribe(after);
     void this.refreshLogs();
-    this.logsTimer = window.setInterval(() => {
-      if (this.state.status !== "stopped" || this.logs.length === 0) void this.refreshLogs();
-    }, 4000);
+    this.updateLogsTimer();
   }
 
   private subscribe(after: number | null): void {
     this.closeEvents?.();
-    this.subscribedAfter = after;
     this.closeEvents = subscribeEvents(this.run, after, (ev) => this.onEvent(ev));
+  }
+
+  private onVisibility(): void {
+    if (this.disposed || !this.ready) return;
+    if (!pageVisible()) {
+      this.closeEvents?.();
+      this.closeEvents = null;
+    } else if (!this.closeEvents) {
+      this.subscribe(this.lastOpid >= 0 ? this.lastOpid : null);
+    }
+    this.updateLogsTimer();
+  }
+
+  // The Logs and Timeline tabs list the run's files: poll the listing while one of them is shown.
+  setLogsWanted(wanted: boolean): void {
+    if (wanted === this.logsWanted) return;
+    this.logsWanted = wanted;
+    if (wanted && this.ready && pageVisible()) void this.refreshLogs();
+    this.updateLogsTimer();
+  }
+
+  private updateLogsTimer(): void {
+    const poll = this.ready && !this.disposed && this.logsWanted && pageVisible();
+    if (poll && this.logsTimer === undefined) {
+      this.logsTimer = window.setInterval(() => {
+        if (this.state.status !== "stopped" || this.logs.length === 0) void this.refreshLogs();
+      }, LOGS_POLL_MS);
+    } else if (!poll && this.logsTimer !== undefined) {
+      window.clearInterval(this.logsTimer);
+      this.logsTimer = undefined;
+    }
   }
 
   private onEvent(ev: LabEvent): void {
     // A reused output directory (OutDir::exact): the next lab appends to the same events.jsonl
-    // with opids from 0 again. Its lab_created starts a new state; a stream filtered by `after`
-    // drops the new lab's first opids, so it is replaced by one from the file's start, in which
-    // every lab_created resets the state and the last lab's events are what remains.
+    // with opids from 0 again. Its lab_created starts a new state; the server stops filtering by
+    // `after` at a new lab's first line, so the stream carries all of it.
     if (ev.kind === "lab_created" && (this.stateLoaded || ev.opid < this.lastOpid)) {
       this.state = emptyState();
       this.lastOpid = -1;
       this.stateLoaded = false;
-      if (this.subscribedAfter !== null) {
-        this.notifyState();
-        this.subscribe(null);
-        return;
-      }
     }
     if (ev.opid <= this.lastOpid) return; // replayed after a reconnect, or already in state.json
     this.lastOpid = ev.opid;
@@ -84,6 +118,8 @@ export class RunSession {
   setStatus(status: string | null): void {
     if (status && status !== this.state.status) {
       this.state.status = status;
+      // Files written as the run ends (results.json: the Perf tab) appear without polling.
+      if (status === "stopped" && this.ready) void this.refreshLogs();
       this.notifyState();
     }
   }
@@ -121,6 +157,7 @@ export class RunSession {
   dispose(): void {
     this.disposed = true;
     this.closeEvents?.();
+    this.stopVisibility();
     window.clearInterval(this.logsTimer);
     this.stateListeners.clear();
     this.eventListeners.clear();

@@ -7,18 +7,22 @@
 
 import { api } from "./api";
 import { splitLines } from "./logparse";
+import { onPageVisibility, pageVisible } from "./visibility";
 
 export const TAIL_BYTES = 256 * 1024;
 export const MAX_IN_FLIGHT = 2;
 
 // Runs queued steps, at most `limit` at a time, in the order they were queued (a tail that was
-// just served queues at the back, so a thousand tails take turns).
+// just served queues at the back, so a thousand tails take turns). While the page is hidden no
+// step starts; they wait in the queue, in order, until it is shown.
 export class PollScheduler {
   private queue: (() => Promise<void>)[] = [];
   private inFlight = 0;
   peak = 0; // the most steps that ever ran at once (for tests)
 
-  constructor(private readonly limit = MAX_IN_FLIGHT) {}
+  constructor(private readonly limit = MAX_IN_FLIGHT) {
+    onPageVisibility((visible) => visible && this.pump());
+  }
 
   enqueue(step: () => Promise<void>): void {
     this.queue.push(step);
@@ -36,7 +40,7 @@ export class PollScheduler {
   }
 
   private pump(): void {
-    while (this.inFlight < this.limit && this.queue.length) {
+    while (this.inFlight < this.limit && this.queue.length && pageVisible()) {
       const step = this.queue.shift()!;
       this.inFlight++;
       this.peak = Math.max(this.peak, this.inFlight);
@@ -185,6 +189,93 @@ export class FileTail {
   stop(): void {
     this.stopped = true;
     this.done = true;
+    clearTimeout(this.timer);
+    scheduler.cancel(this.step);
+  }
+}
+
+// Whole-document kinds (JSON, qlog) do not parse from a window in their middle, so they are read
+// from byte 0, up to WHOLE_MAX_BYTES (a larger file is refused with a message, not half-shown).
+// While the file can still grow they are followed like a tail: appended bytes of a JSON-SEQ qlog
+// are new records (mode "append"); a JSON document that grew was rewritten, so it is read again
+// as a whole (mode "reload").
+export const WHOLE_MAX_BYTES = 16 * 1024 * 1024;
+
+export class TooLargeError extends Error {
+  constructor(readonly path: string, readonly size: number) {
+    super(`${path} is ${(size / 1048576).toFixed(1)} MiB, more than the ${WHOLE_MAX_BYTES / 1048576} MiB shown in the page`);
+  }
+}
+
+export class DocumentTail {
+  private offset = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private readonly step = () => this.poll();
+
+  constructor(
+    readonly run: string,
+    readonly path: string,
+    private readonly mode: "append" | "reload",
+    // The whole text (replace = true) or what was appended to it.
+    private readonly onText: (text: string, replace: boolean) => void,
+    private readonly opts: TailOptions = {},
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      scheduler.enqueue(async () => {
+        try {
+          await this.load();
+          this.schedule();
+          resolve();
+        } catch (e) {
+          this.stopped = true;
+          reject(e);
+        }
+      });
+    });
+  }
+
+  private async load(): Promise<void> {
+    const { bytes, total } = await api.fileHead(this.run, this.path, WHOLE_MAX_BYTES);
+    if (total > WHOLE_MAX_BYTES) throw new TooLargeError(this.path, total);
+    if (this.stopped) return;
+    this.offset = bytes.length;
+    this.onText(new TextDecoder().decode(bytes), true);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      scheduler.enqueue(this.step);
+    }, this.opts.intervalMs?.() ?? 1000);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped) return;
+    const finished = this.opts.finished?.() ?? false;
+    try {
+      const bytes = await api.logAfter(this.run, this.path, this.offset);
+      if (this.stopped) return;
+      if (!bytes.length) {
+        if (finished) this.stopped = true;
+      } else if (this.mode === "append" && this.offset + bytes.length <= WHOLE_MAX_BYTES) {
+        this.offset += bytes.length;
+        this.onText(new TextDecoder().decode(bytes), false);
+      } else {
+        await this.load();
+      }
+    } catch {
+      // Transient, or grown past the limit: the next poll tries again (a reload that throws
+      // TooLargeError keeps the text shown so far).
+    }
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     scheduler.cancel(this.step);
   }

@@ -31,6 +31,9 @@ export interface Viewer {
   toolbar: HTMLElement;
   body: HTMLElement;
   addLines(lines: string[]): void;
+  // Whole-document viewers (wholeFileKinds): the document's text, or (replace = false) bytes
+  // appended to it, which need not end at a line or record boundary.
+  addText?(text: string, replace: boolean): void;
   // Highlights the entry at `us` (else the nearest within 2 s); false when there is none.
   jump?(us: number): boolean;
   refreshTimes?(): void;
@@ -367,7 +370,11 @@ export class JsonTree implements Viewer {
   }
 
   addLines(lines: string[]): void {
-    this.text += lines.join("\n") + "\n";
+    this.addText(lines.join("\n") + "\n", false);
+  }
+
+  addText(text: string, replace: boolean): void {
+    this.text = replace ? text : this.text + text;
     clear(this.body);
     try {
       this.body.append(jsonNode(null, JSON.parse(this.text), 0));
@@ -442,7 +449,11 @@ export class QlogTable implements Viewer {
   }
 
   addLines(lines: string[]): void {
-    this.text += lines.join("\n") + "\n";
+    this.addText(lines.join("\n") + "\n", false);
+  }
+
+  addText(text: string, replace: boolean): void {
+    this.text = replace ? text : this.text + text;
     clear(this.tbody);
     const events = parseQlog(this.text);
     const frag = document.createDocumentFragment();
@@ -482,7 +493,11 @@ export function makeViewer(kind: string, ctx: ViewerContext): Viewer {
   }
 }
 
-// Whole-document kinds are loaded in full: a 256 KiB tail of a JSON document does not parse.
-export const wholeFileKinds = new Set(["json", "qlog"]);
+// Whole-document kinds are read from byte 0 (a 256 KiB tail of a JSON document does not parse)
+// and followed by DocumentTail: a qlog grows by appended records, a JSON document is re-read.
+export const wholeFileKinds = new Map<string, "append" | "reload">([
+  ["json", "reload"],
+  ["qlog", "append"],
+]);
 
 export { parseTimestampUs };
