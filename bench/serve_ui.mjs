@@ -5,7 +5,6 @@
 // the topology with every node was drawn (two animation frames later: painted), the median of K
 // fresh loads; also the page's own layout + SVG build time and the size of the page. Prints JSON lines like the other benchmarks.
 import { join, resolve } from "node:path";
-import { launchBrowser, SOURCE_DIR, startServer, tempDir } from "../tests/ui/driver.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -13,6 +12,8 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 process.env.PATCHBAY_CLI = resolve(args[0]);
+// Imported after PATCHBAY_CLI is set: the driver checks its prerequisites when it loads.
+const { launchBrowser, SOURCE_DIR, startServer, tempDir } = await import("../tests/ui/driver.mjs");
 const devices = opt("--devices", 1000);
 const routers = opt("--routers", 20);
 const loads = opt("--loads", 5);
