@@ -69,8 +69,12 @@ class NfQueue {
   // Several verdicts in one sendmsg().
   void verdicts(std::span<const Verdict> vs);
 
+  // Appends the packets of one recv()'s worth of netlink messages (anything else is skipped;
+  // truncated messages and attributes end the walk). Never reads outside [data, data + len).
+  // Public for the fuzz target (tests/fuzz).
+  static void parse(const std::uint8_t* data, std::size_t len, std::vector<Packet>& out);
+
  private:
-  void parse(const std::uint8_t* data, std::size_t len, std::vector<Packet>& out);
 
   NetlinkSocket sock_;
   std::uint16_t queue_num_ = 0;
