@@ -15,9 +15,8 @@ using namespace patchbay;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::map<std::string, std::string> binaries{{"transfer", "/usr/bin/transfer"}, {"x", "/x"}};
-  static const std::map<std::string, std::string> vars{{"NETSIM_IP_relay", "10.0.0.2"},
-                                                       {"NETSIM_IP6_relay", "fd00::2"},
-                                                       {"NETSIM_IP_CLIENT", "10.0.1.2"}};
+  static const std::map<std::string, std::string> vars{
+      {"NETSIM_IP_relay", "10.0.0.2"}, {"NETSIM_IP6_relay", "fd00::2"}, {"NETSIM_IP_CLIENT", "10.0.1.2"}};
   static runner::CaptureStore* captures = [] {
     auto* c = new runner::CaptureStore;
     c->record("srv.endpoint_id", "abc123");
