@@ -146,9 +146,43 @@ std::string DnsOverlay::resolv_text(const DeviceDns& d) const {
   return std::string(kHeader) + "nameserver " + d.nameserver.value_or(lab_nameserver_).to_string() + "\n";
 }
 
+namespace {
+
+// A tmpfs mounted nowhere, or an empty fd when the kernel refuses (no new mount API, or no
+// CAP_SYS_ADMIN over a mount namespace). fsopen needs that capability over the caller's mount
+// namespace; a rootless process's own one belongs to the host, so the tmpfs is made on a helper
+// thread from a private mount namespace of its own, which our user namespace owns. The fd is the
+// process's: every thread can reach the files through /proc/self/fd/<fd>.
+UniqueFd private_tmpfs() {
+  UniqueFd mnt;
+  on_helper_thread([&] {
+    if (::unshare(CLONE_NEWNS) != 0) return;
+    UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
+    if (!fs) return;
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0) return;
+    if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return;
+    mnt.reset(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  });
+  return mnt;
+}
+
+}  // namespace
+
 void DnsOverlay::ensure_dir() {
   if (closed_) throw Removed(ctx(), "the lab has been shut down");
   if (dir_) return;
+  if (auto mnt = private_tmpfs()) {
+    tmpfs_ = std::move(mnt);
+    dir_ = std::filesystem::path("/proc/self/fd") / std::to_string(tmpfs_.get());
+    try {
+      write_in_place(lab_resolv_path(), resolv_text(DeviceDns{}), true, ctx());
+    } catch (...) {
+      dir_.reset();
+      tmpfs_.reset();
+      throw;
+    }
+    return;
+  }
   const char* tmp = std::getenv("TMPDIR");
   std::string tmpl =
       std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/patchbay-" + prefix_ + "-XXXXXX";
@@ -331,7 +365,11 @@ void DnsOverlay::shutdown() {
   std::lock_guard lk(mu_);
   closed_ = true;
   devices_.clear();  // closes our namespace fds; threads still inside keep theirs alive
-  if (dir_) {
+  if (tmpfs_) {
+    // Freed by the kernel once no mount namespace shows its files any more.
+    dir_.reset();
+    tmpfs_.reset();
+  } else if (dir_) {
     std::error_code ec;
     std::filesystem::remove_all(*dir_, ec);
     if (ec)

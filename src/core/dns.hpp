@@ -1,11 +1,16 @@
 // DNS overlays (SPEC 10): a device's own /etc/hosts and /etc/resolv.conf, seen only inside it.
 //
-// The lab's temporary directory ($TMPDIR/patchbay-<prefix>-XXXXXX, made on first need) holds one
-// hosts file per device (`hosts-<id>`), the lab-wide `resolv.conf` and a `resolv-<id>.conf` for a
-// device whose nameserver was overridden. Each device gets one mount namespace, made on first
-// need (its first thread or child process: an idle device costs nothing), in which its files are
-// bind-mounted over /etc/hosts and /etc/resolv.conf; every thread of the device joins it (join())
-// and children enter it between fork and exec. Routers and the IX have none.
+// The lab's files live in a private tmpfs that is mounted nowhere (fsopen + fsmount, made on first
+// need and reached as /proc/self/fd/<fd>): one hosts file per device (`hosts-<id>`), the lab-wide
+// `resolv.conf` and a `resolv-<id>.conf` for a device whose nameserver was overridden. Nothing of
+// it is on a disk, so a lab that dies by SIGKILL leaves no file behind: the tmpfs goes with the
+// last fd and mount that refers to it. Where the new mount API is refused (kernels before 5.2),
+// the files go to a directory $TMPDIR/patchbay-<prefix>-XXXXXX removed at shutdown instead.
+//
+// Each device gets one mount namespace, made on first need (its first thread or child process:
+// an idle device costs nothing), in which its files are bind-mounted over /etc/hosts and
+// /etc/resolv.conf; every thread of the device joins it (join()) and children enter it between
+// fork and exec. Routers and the IX have none.
 //
 // Files are rewritten in place (O_TRUNC + write on the same inode): a bind mount pins the inode,
 // so a new file renamed over the old one would never be seen inside.
@@ -85,6 +90,7 @@ class DnsOverlay {
   mutable std::mutex mu_;
   bool closed_ = false;
   std::optional<std::filesystem::path> dir_;
+  UniqueFd tmpfs_;  // the detached tmpfs dir_ points into (/proc/self/fd/N); empty: dir_ is on disk
   std::vector<Entry> lab_entries_;
   IpAddr lab_nameserver_;
   std::map<std::uint64_t, DeviceDns> devices_;

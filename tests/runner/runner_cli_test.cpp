@@ -456,7 +456,8 @@ cmd = ["false"]
   EXPECT_FALSE(fs::exists(s.latest() / "p"));  // prepare runs no sim
 }
 
-TEST(RunnerCli, InterruptStopsTheSimWritesReportsAndExits130) {
+// Ctrl-C (SIGINT) and a service manager's stop (SIGTERM) end a run the same way.
+static void interrupt_stops_the_sim(int sig) {
   Scratch s;
   s.write("hang.toml", topo() + R"toml(
 [[step]]
@@ -475,7 +476,7 @@ cmd = ["sleep", "3704"]
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_NE(slurp(s.dir / "int.err").find("action=run"), std::string::npos) << "the run step never started";
   auto t0 = std::chrono::steady_clock::now();
-  ::kill(pid, SIGINT);
+  ::kill(pid, sig);
   int st = 0;
   ::waitpid(pid, &st, 0);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
@@ -487,6 +488,9 @@ cmd = ["sleep", "3704"]
   EXPECT_EQ(progress["simulations"][0]["error"], "interrupted");
   EXPECT_EQ(progress["simulations"][1]["status"], "pending");
 }
+
+TEST(RunnerCli, InterruptStopsTheSimWritesReportsAndExits130) { interrupt_stops_the_sim(SIGINT); }
+TEST(RunnerCli, SigtermStopsTheSimWritesReportsAndExits130) { interrupt_stops_the_sim(SIGTERM); }
 
 TEST(RunnerCli, RunStepEndsEvenIfABackgroundChildKeepsWriting) {
   Scratch s;
