@@ -76,7 +76,14 @@ TEST(Dynamic, LinkDownBreaksProbesAndLinkUpRestoresThem) {
                SystemError);  // no route once the link is down: ENETUNREACH, not a timeout
   EXPECT_THROW(t.phone.run([&] { pt::tcp_probe(t.tcp, 500ms); }), SystemError);
   t.phone.iface("eth0")->link_up();
-  std::this_thread::sleep_for(100ms);
+  // Routes come back with the link: poll until a probe gets through (bounded), then check both.
+  for (auto end = std::chrono::steady_clock::now() + 3s; std::chrono::steady_clock::now() < end;) {
+    try {
+      t.phone.run([&] { return pt::probe_udp(t.udp, 200ms); });
+      break;
+    } catch (const Error&) {  // unreachable or no answer yet
+    }
+  }
   EXPECT_EQ(t.seen_udp(), IpAddr(*t.h1.uplink_ip()));
   EXPECT_EQ(t.seen_tcp(), IpAddr(*t.h1.uplink_ip()));
 }

@@ -277,7 +277,10 @@ TEST(Lifecycle, IdleNodesCostNoThreads) {
   std::vector<Device> devs;
   for (int i = 0; i < 50; ++i)
     devs.push_back(lab.add_device("d" + std::to_string(i)).iface("eth0", dc.id()).build());
-  std::this_thread::sleep_for(2s);  // the setup thread exits after one idle second
+  // The setup thread exits after one idle second: poll for that rather than sleeping a fixed time.
+  for (auto end = std::chrono::steady_clock::now() + 5s;
+       pbtest::thread_count() - before > 3 && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(20ms);
   int idle = pbtest::thread_count();
   EXPECT_LE(idle - before, 3);
   devs[0].run([] {});
