@@ -1,19 +1,23 @@
-// AF_PACKET sockets for the link engine: a TPACKET_V2 RX ring with PACKET_VNET_HDR, batched
-// transmit with sendmmsg, and "parking" (a drop-all socket filter) while the engine does not want
-// the interface's frames.
+// AF_PACKET sockets for the link engine, with PACKET_VNET_HDR, batched transmit with sendmmsg,
+// and "parking" (a drop-all socket filter) while the engine does not want the interface's frames.
 //
-//   auto s = PacketSocket::open(ns_fd, ifindex, "router 'home' port v12");
+//   auto s = PacketSocket::open(setup, ns_fd, ifindex, "router 'home' port v12", 0);
 //   s.unpark();
 //   s.receive([&](const virtio_net_hdr& h, std::span<const std::uint8_t> frame) { ... }, 64);
 //   s.send(vnet, frame);   // queued
 //   s.flush();             // one sendmmsg for everything queued
 //
 // The socket is created inside the given namespace (through the lab's setup thread) and then used
-// from any thread. PACKET_IGNORE_OUTGOING keeps our own transmissions out of the ring.
-// PACKET_VNET_HDR is set before the ring, so every slot carries a virtio_net_hdr (right before the
-// MAC header, at tp_mac - 10) and GSO super-frames (up to 64 KB) arrive whole with partial
-// checksums; each sent buffer is likewise virtio_net_hdr + frame. A slot is 68 KB (17 pages), so a
-// 256-frame ring pins about 18 MB of kernel memory per socket.
+// from any thread. PACKET_IGNORE_OUTGOING keeps our own transmissions out of it. PACKET_VNET_HDR
+// means every received frame carries a virtio_net_hdr and GSO super-frames (up to 64 KB) arrive
+// whole with partial checksums; each sent buffer is likewise virtio_net_hdr + frame.
+//
+// Two receive paths. The engine opens every socket with ring_frames = 0 (engine_impl.hpp
+// kPortRing/kTrunkRing): frames queue in the socket and receive() reads them with recvmmsg, and
+// opening costs microseconds. ring_frames > 0 maps a TPACKET_V2 RX ring instead (the virtio_net_hdr
+// sits right before the MAC header, at tp_mac - 10); a slot is 68 KB (17 pages), so a 256-frame
+// ring pins about 18 MB of kernel memory per socket, and opening it costs milliseconds. recvmmsg
+// also measured faster (docs/architecture.md, "No mmap rings"); only tests use the ring today.
 #pragma once
 
 #include "sys/vnet.hpp"
