@@ -22,7 +22,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(nat64 frame nfqueue sim interpolate)
+all=(nat64 frame nfqueue sim interpolate lab_toml)
 ((${#targets[@]})) || targets=("${all[@]}")
 for t in "${targets[@]}"; do
   [[ " ${all[*]} " == *" $t "* ]] || { echo "scripts/fuzz.sh: unknown target '$t' (one of: ${all[*]})" >&2; exit 2; }

@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include "config/lab_plan.hpp"
 #include "patchbay/lab.hpp"
 
 namespace patchbay::config {
@@ -13,5 +14,7 @@ namespace patchbay::config {
 // Builds `root` ([[router]], [device.*], [region.*]) into `lab` in the SPEC 15.1 order. `source`
 // names the file in errors and warnings.
 void build_lab(Lab& lab, const toml::table& root, const std::string& source);
+// Builds an already read plan (lab_plan.hpp); prints its warnings to stderr first.
+void build_lab(Lab& lab, const LabPlan& plan);
 
 }  // namespace patchbay::config
