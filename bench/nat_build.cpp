@@ -1,6 +1,8 @@
 // nat-build benchmark: builds N NAT routers with a firewall (RouterPreset::Home) and measures one
 // set_nat_mode at runtime. Baselines in the same run: N plain routers (what NAT adds per router),
-// and applying the same NAT rule set with one `nft -f` process (what in-process libnftables saves).
+// applying the same NAT + firewall rule set as text through in-process libnftables and as
+// libnftnl messages (what the build path uses), and through one `nft -f` process.
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,7 +15,10 @@
 #include <vector>
 
 #include "nat/rules.hpp"
+#include "nat/rules_netlink.hpp"
 #include "patchbay/patchbay.hpp"
+#include "sys/nfnl.hpp"
+#include "sys/nft.hpp"
 
 using namespace patchbay;
 using Clock = std::chrono::steady_clock;
@@ -39,6 +44,38 @@ double build_routers(int n, bool nat) {
     b.build();
   }
   return ms_since(t);
+}
+
+// The router build's rule set (queue table, NAT, firewall) applied `n` times to fresh namespaces,
+// once as text through libnftables and once as libnftnl messages; milliseconds per application.
+// Each namespace is made on a thread of its own (unshare needs no lab), outside the timing.
+std::pair<double, double> text_vs_messages(int n) {
+  double text_ms = 0, msg_ms = 0;
+  const auto cfg = *Nat::home().to_config();
+  const nat::NatParams np{"ix", "br-lan", Ipv4Addr(198, 18, 0, 2), cfg};
+  const nat::FirewallParams fp{"ix", Firewall::block_inbound().to_config()};
+  for (int i = 0; i < n; ++i) {
+    std::thread([&] {
+      if (::unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare");
+      auto nft = sys::NftContext::create();
+      auto t = Clock::now();
+      nft.run(nat::nat_queue_table() + nat::nat_ruleset(np, false) + nat::firewall_ruleset(fp, false),
+              "bench");
+      text_ms += ms_since(t);
+    }).join();
+    std::thread([&] {
+      if (::unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare");
+      auto nl = sys::NfnlSocket::open("bench");
+      auto t = Clock::now();
+      sys::NftBatch ip(NFPROTO_IPV4), inet(NFPROTO_INET);
+      nat::add_nat_queue_table(ip);
+      nat::add_nat_ruleset(ip, np, false);
+      nat::add_firewall_ruleset(inet, fp, false);
+      nl.apply({&ip, &inet}, "bench");
+      msg_ms += ms_since(t);
+    }).join();
+  }
+  return {text_ms / n, msg_ms / n};
 }
 
 }  // namespace
@@ -75,6 +112,13 @@ int main(int argc, char** argv) {
   emit("per_router_ms", nat / routers, "ms");
   emit("plain_per_router_ms", plain / routers, "ms");
   emit("nat_overhead_per_router_ms", (nat - plain) / routers, "ms");
+
+  {
+    auto [text, msgs] = text_vs_messages(20);
+    emit("ruleset_libnftables_ms", text, "ms");
+    emit("ruleset_libnftnl_ms", msgs, "ms");
+    emit("ruleset_ratio", text / msgs, "x");
+  }
 
   // One runtime change, averaged over a few flips.
   {

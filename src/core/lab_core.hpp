@@ -35,6 +35,7 @@
 #include "sys/netlink.hpp"
 #include "sys/nfnl.hpp"
 #include "sys/nft.hpp"
+#include "sys/nft_batch.hpp"
 #include "sys/rtnl.hpp"
 #include "sys/setup_thread.hpp"
 
@@ -358,8 +359,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
  private:
   void create_root();
   void open_netfilter(RouterRec& r);  // nft context + netfilter socket, inside the namespace
-  // `also`: more nft script for the same transaction (the firewall at build time).
-  void apply_nat(RouterRec& r, const Nat& n, const std::string& also = {});
+  void open_nfnl(RouterRec& r);       // the netfilter socket only (NAT and firewall need no more)
+  // `firewall`: an inet batch applied in the same transaction (the firewall at build time).
+  void apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall = nullptr);
   void apply_netfilter_at_build(RouterRec& r);
   void apply_firewall(RouterRec& r, const Firewall& f);
   detail::EventLoop& loop();  // started on first use

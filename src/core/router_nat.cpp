@@ -1,6 +1,7 @@
 // A router's IPv4 NAT and firewall: applying, replacing and flushing them.
 #include "core/lab_core.hpp"
 #include "nat/rules.hpp"
+#include "nat/rules_netlink.hpp"
 #include "sys/nfqueue.hpp"
 
 namespace patchbay::detail {
@@ -51,13 +52,21 @@ void LabCore::open_netfilter(RouterRec& r) {
   });
 }
 
-void LabCore::apply_nat(RouterRec& r, const Nat& n, const std::string& also) {
-  const std::string ctx = r.describe() + ": set_nat_mode(" + n.to_string() + ")";
+void LabCore::open_nfnl(RouterRec& r) {
+  if (r.nfnl) return;
+  setup_->in_netns(r.ns->fd.get(), [&] { r.nfnl.emplace(sys::NfnlSocket::open(r.describe())); });
+}
+
+void LabCore::apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall) {
+  const std::string ctx = "set_nat_mode(" + n.to_string() + ")";
   auto cfg = n.to_config();
   if (!cfg) {
-    open_netfilter(r);
-    std::string script = r.nat_installed ? nat::nat_remove() : std::string();
-    if (!(script + also).empty()) r.nft->run(script + also, ctx);
+    sys::NftBatch b(NFPROTO_IPV4);
+    if (r.nat_installed) nat::add_nat_remove(b);
+    if (!b.messages().empty() || (firewall && !firewall->messages().empty())) {
+      open_nfnl(r);
+      r.nfnl->apply({&b, firewall}, ctx);
+    }
     r.nat_installed = false;
     if (r.nat_attached) {
       nat_controller().detach(r.id);
@@ -67,14 +76,14 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n, const std::string& also) {
   }
   if (!r.wan_ip || !r.lan4)
     throw InvalidArgument(
-        ctx, "an IPv4 NAT needs an IPv4 uplink and LAN (ip_support is " + to_string(r.ip_support) + ")");
+        r.describe() + ": " + ctx,
+        "an IPv4 NAT needs an IPv4 uplink and LAN (ip_support is " + to_string(r.ip_support) + ")");
   // One hop into the namespace for everything that must be opened or written inside it.
   std::vector<sys::Sysctl> timeouts;
   for (auto& kv : nat::conntrack_sysctls(cfg->timeouts)) timeouts.push_back({kv.path, kv.value});
   sys::NfQueue q;
   std::optional<sys::NfnlSocket> ctl;
   setup_->in_netns(r.ns->fd.get(), [&] {
-    if (!r.nft) r.nft.emplace(sys::NftContext::create());
     if (!r.nfnl) r.nfnl.emplace(sys::NfnlSocket::open(r.describe()));
     sys::write_sysctls(timeouts);
     if (!r.nat_attached) {
@@ -89,41 +98,42 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n, const std::string& also) {
   } else {
     nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
   }
-  const auto rules =
-      nat::nat_ruleset(nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}, r.nat_installed);
+  sys::NftBatch b(NFPROTO_IPV4);
+  if (!r.queue_installed) nat::add_nat_queue_table(b);
+  nat::add_nat_ruleset(b, nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}, r.nat_installed);
+  r.nfnl->apply({&b, firewall}, ctx);
   if (!r.queue_installed) {
-    r.nft->run(nat::nat_queue_table() + rules + also, ctx);
-    // An xtables NFQUEUE target through nft_compat (this kernel has no nft `queue`, and
-    // libnftables cannot express xtables rules). "bypass" lets packets through (masqueraded) if
-    // the controller is ever gone.
+    // An xtables NFQUEUE target through nft_compat (this kernel has no nft `queue`). "bypass" lets
+    // packets through (masqueraded) if the controller is ever gone.
     r.nfnl->add_queue_rule(NFPROTO_IPV4, nat::kQueueTable, nat::kQueueChain, nat::kQueueNum, true);
     r.queue_installed = true;
-  } else {
-    r.nft->run(rules + also, ctx);
   }
   r.nat_installed = true;
 }
 
 void LabCore::apply_netfilter_at_build(RouterRec& r) {
-  // One transaction for NAT and firewall: each libnftables run costs about a millisecond.
-  std::string fw;
+  // One transaction for NAT and firewall.
+  std::optional<sys::NftBatch> fw;
   if (r.firewall.kind() != Firewall::Kind::None) {
-    fw = nat::firewall_ruleset(nat::FirewallParams{r.wan_name, r.firewall.to_config()}, false);
+    fw.emplace(NFPROTO_INET);
+    nat::add_firewall_ruleset(*fw, nat::FirewallParams{r.wan_name, r.firewall.to_config()}, false);
     r.fw_installed = true;
   }
-  if (r.nat.kind() != Nat::Kind::None || !fw.empty()) apply_nat(r, r.nat, fw);
+  if (r.nat.kind() != Nat::Kind::None || fw) apply_nat(r, r.nat, fw ? &*fw : nullptr);
 }
 
 void LabCore::apply_firewall(RouterRec& r, const Firewall& f) {
-  const std::string ctx = r.describe() + ": set_firewall(" + f.to_string() + ")";
+  const std::string ctx = "set_firewall(" + f.to_string() + ")";
+  sys::NftBatch b(NFPROTO_INET);
   if (f.kind() == Firewall::Kind::None) {
-    if (r.fw_installed) r.nft->run(nat::firewall_remove(), ctx);
-    r.fw_installed = false;
-    return;
+    if (!r.fw_installed) return;
+    nat::add_firewall_remove(b);
+  } else {
+    nat::add_firewall_ruleset(b, nat::FirewallParams{r.wan_name, f.to_config()}, r.fw_installed);
   }
-  open_netfilter(r);
-  r.nft->run(nat::firewall_ruleset(nat::FirewallParams{r.wan_name, f.to_config()}, r.fw_installed), ctx);
-  r.fw_installed = true;
+  open_nfnl(r);
+  r.nfnl->apply({&b}, ctx);
+  r.fw_installed = f.kind() != Firewall::Kind::None;
 }
 
 void LabCore::set_nat(RouterRec& r, const Nat& n) {
@@ -156,9 +166,10 @@ void LabCore::set_firewall(RouterRec& r, const Firewall& f) {
 
 void LabCore::flush_nat_state(RouterRec& r) {
   if (!r.alive) throw Removed(r.describe(), "the router has been removed");
-  open_netfilter(r);
+  open_nfnl(r);
   r.nfnl->flush_conntrack();
-  if (auto cfg = r.nat.to_config()) r.nft->run(nat::nat_flush_maps(*cfg), r.describe() + ": flush_nat_state");
+  if (auto cfg = r.nat.to_config())
+    for (const auto& set : nat::nat_state_sets(*cfg)) r.nfnl->flush_set(NFPROTO_IPV4, nat::kNatTable, set);
   emit("nat_state_flushed", {{"router", r.name}});
 }
 
@@ -197,7 +208,7 @@ void LabCore::set_block_frag_needed(RouterRec& r, bool on, bool emit_event) {
 std::vector<NatBinding> LabCore::nat_mappings(RouterRec& r) {
   std::vector<NatBinding> out;
   if (!r.nat_installed || !r.wan_ip) return out;
-  open_netfilter(r);
+  open_nfnl(r);
   // own_P holds one element per external port: the owner and how long it has left.
   for (auto [proto, set] : {std::pair{Proto::Udp, "own_udp"}, std::pair{Proto::Tcp, "own_tcp"}}) {
     for (const auto& e : r.nfnl->list_elements(NFPROTO_IPV4, nat::kNatTable, set)) {

@@ -226,15 +226,14 @@ std::string nat_remove() {
   return std::string("add table ip ") + kNatTable + "\ndelete table ip " + kNatTable + "\n";
 }
 
-std::string nat_flush_maps(const NatConfig& cfg) {
-  std::string s;
+std::vector<std::string> nat_state_sets(const NatConfig& cfg) {
+  std::vector<std::string> sets;
   for (const auto& pr : kProtos) {
-    s += std::string("flush map ip ") + kNatTable + " map_" + pr.name + "\n";
-    s += std::string("flush map ip ") + kNatTable + " own_" + pr.name + "\n";
-    if (cfg.filtering == NatFiltering::AddressDependent)
-      s += std::string("flush set ip ") + kNatTable + " perm_" + pr.name + "\n";
+    sets.push_back(std::string("map_") + pr.name);
+    sets.push_back(std::string("own_") + pr.name);
+    if (cfg.filtering == NatFiltering::AddressDependent) sets.push_back(std::string("perm_") + pr.name);
   }
-  return s;
+  return sets;
 }
 
 namespace {

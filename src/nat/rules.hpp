@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "patchbay/firewall.hpp"
 #include "patchbay/nat.hpp"
@@ -46,8 +47,8 @@ std::string nat_ruleset(const NatParams& p, bool replace);
 std::string nat_queue_table();
 // Removes the NAT table if present.
 std::string nat_remove();
-// Empties the mapping, ownership and permission maps (flush_nat_state).
-std::string nat_flush_maps(const NatConfig& cfg);
+// The mapping, ownership and permission sets that flush_nat_state empties.
+std::vector<std::string> nat_state_sets(const NatConfig& cfg);
 
 struct FirewallParams {
   std::string wan_if;

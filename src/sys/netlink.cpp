@@ -51,6 +51,13 @@ void NlMessageBuffer::start_message(std::uint16_t type, std::uint16_t flags) {
   h->nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
 }
 
+void NlMessageBuffer::append_message(const nlmsghdr* h) {
+  std::size_t off = buf_.size();
+  offsets_.push_back(off);
+  buf_.resize(off + NLMSG_ALIGN(h->nlmsg_len), 0);
+  std::memcpy(buf_.data() + off, h, h->nlmsg_len);
+}
+
 std::size_t NlMessageBuffer::append(const void* data, std::size_t len) {
   std::size_t off = buf_.size();
   buf_.resize(off + NLMSG_ALIGN(len), 0);
@@ -119,7 +126,7 @@ void NlBatch::clear() {
 
 // ---- NetlinkSocket ----
 
-std::size_t recv_reply(int fd, std::vector<std::uint8_t>& rx, const std::string& context) {
+std::size_t recv_reply(int fd, RxBuffer& rx, const std::string& context) {
   ssize_t n = retry_eintr([&] { return ::recv(fd, rx.data(), rx.size(), 0); });
   if (n >= 0) return static_cast<std::size_t>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -149,7 +156,7 @@ NetlinkSocket NetlinkSocket::open(int protocol) {
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) throw_errno("netlink", "bind");
-  s.rx_.resize(kRxBuffer);
+  s.rx_ = RxBuffer(kRxBuffer);
   return s;
 }
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ class NlMessageBuffer {
   // Opens a nested attribute; returns a token for nest_end.
   std::size_t nest_begin(std::uint16_t type);
   void nest_end(std::size_t token);
+
+  // Appends a complete message built elsewhere (e.g. by libnftnl).
+  void append_message(const nlmsghdr* h);
 
   bool empty() const { return offsets_.empty(); }
   std::size_t count() const { return offsets_.size(); }
@@ -101,10 +105,25 @@ void for_each_attr(const nlmsghdr* h, std::size_t hdr_len, F&& fn) {
 // How long a request waits for the kernel's reply (SO_RCVTIMEO of every NetlinkSocket).
 inline constexpr std::chrono::seconds kReplyTimeout{10};
 
+// A receive buffer left uninitialised: a zeroed one would touch (page-fault) every page of it up
+// front, and a lab opens thousands of these sockets whose replies use a few hundred bytes.
+class RxBuffer {
+ public:
+  RxBuffer() = default;
+  explicit RxBuffer(std::size_t n) : p_(new std::uint8_t[n]), n_(n) {}
+  std::uint8_t* data() { return p_.get(); }
+  const std::uint8_t* data() const { return p_.get(); }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> p_;
+  std::size_t n_ = 0;
+};
+
 // One blocking recv of replies into `rx` (sized by the caller). Throws NetlinkError "<context>: no
 // reply from the kernel within 10 s" (errnum ETIMEDOUT) when the socket's timeout passes, or with
 // the recv error.
-std::size_t recv_reply(int fd, std::vector<std::uint8_t>& rx, const std::string& context);
+std::size_t recv_reply(int fd, RxBuffer& rx, const std::string& context);
 
 class NetlinkSocket {
  public:
@@ -126,7 +145,7 @@ class NetlinkSocket {
  private:
   UniqueFd fd_;
   std::uint32_t seq_ = 1;
-  std::vector<std::uint8_t> rx_;
+  RxBuffer rx_;
 };
 
 }  // namespace patchbay::sys

@@ -1,5 +1,7 @@
 #include "sys/nfnl.hpp"
 
+#include "sys/nft_batch.hpp"
+
 #include <arpa/inet.h>
 #include <endian.h>
 #include <linux/netfilter.h>
@@ -230,7 +232,7 @@ NfnlSocket NfnlSocket::open(std::string context) {
   NfnlSocket s;
   s.context_ = std::move(context);
   s.sock_ = NetlinkSocket::open(NETLINK_NETFILTER);
-  s.rx_.resize(kRxBuffer);
+  s.rx_ = RxBuffer(kRxBuffer);
   return s;
 }
 
@@ -366,6 +368,17 @@ void NfnlSocket::add_queue_rule(std::uint8_t family, const std::string& table, c
   b.nest_end(data);
   b.nest_end(elem);
   b.nest_end(exprs);
+  if (auto r = commit_nft(b); r.err != 0) fail(what, r);
+}
+
+void NfnlSocket::apply(std::initializer_list<NftBatch*> batches, const std::string& what) {
+  NfMsgBuffer b = nft_batch();
+  for (NftBatch* batch : batches) {
+    if (batch == nullptr) continue;
+    const NfMsgBuffer& msgs = batch->messages();
+    for (std::size_t i = 0; i < msgs.count(); ++i)
+      b.append_message(reinterpret_cast<const nlmsghdr*>(msgs.data().data() + msgs.offset(i)));
+  }
   if (auto r = commit_nft(b); r.err != 0) fail(what, r);
 }
 

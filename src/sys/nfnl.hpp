@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -105,6 +106,8 @@ void for_each_nla(const std::uint8_t* p, std::size_t len, F&& fn) {
 // The NLMSGERR_ATTR_MSG text of an NLMSG_ERROR reply, or "".
 std::string extack_text(const nlmsghdr* h);
 
+class NftBatch;
+
 class NfnlSocket {
  public:
   struct Element {
@@ -127,6 +130,11 @@ class NfnlSocket {
   // "unhandled NFPROTO" on stderr.
   void add_queue_rule(std::uint8_t family, const std::string& table, const std::string& chain,
                       std::uint16_t queue_num, bool bypass);
+
+  // Applies the batch's messages as one transaction. Throws NetlinkError "context: what: strerror
+  // (kernel extended ack)" naming the first message the kernel refused.
+  // Null entries are skipped.
+  void apply(std::initializer_list<NftBatch*> batches, const std::string& what);
 
   // `data` empty for a set. A timeout needs a set declared with "flags timeout" (or a default).
   void add_element(std::uint8_t family, const std::string& table, const std::string& set,
@@ -172,7 +180,7 @@ class NfnlSocket {
   std::string context_;
   NetlinkSocket sock_;  // owns the descriptor; opened with extended acks
   std::uint32_t seq_ = 1;
-  std::vector<std::uint8_t> rx_;
+  RxBuffer rx_;
 };
 
 }  // namespace patchbay::sys

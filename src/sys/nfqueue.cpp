@@ -73,7 +73,7 @@ NfQueue NfQueue::open(std::uint16_t queue_num, std::uint32_t copy_range, bool co
   NfQueue q;
   q.queue_num_ = queue_num;
   q.sock_ = NetlinkSocket::open(NETLINK_NETFILTER);
-  q.rx_.resize(kRxBuffer);
+  q.rx_ = RxBuffer(kRxBuffer);
   const int fd = q.sock_.fd();
   // SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial user namespace; rootless labs get the
   // rmem_max-capped SO_RCVBUF instead.

@@ -75,10 +75,9 @@ class NfQueue {
   static void parse(const std::uint8_t* data, std::size_t len, std::vector<Packet>& out);
 
  private:
-
   NetlinkSocket sock_;
   std::uint16_t queue_num_ = 0;
-  std::vector<std::uint8_t> rx_;
+  RxBuffer rx_;
   std::vector<Packet> early_;  // arrived while open() waited for its ack
 };
 

@@ -95,24 +95,29 @@ NftContext::~NftContext() {
 }
 
 void NftContext::run(std::string_view commands, const std::string& context) {
-  execute(commands, context, false);
+  execute(commands, context, Output::Text);
 }
 
 std::string NftContext::run_text(std::string_view command, const std::string& context) {
-  return execute(command, context, false);
+  return execute(command, context, Output::Text);
 }
 
 std::string NftContext::run_json(std::string_view command, const std::string& context) {
-  return execute(command, context, true);
+  return execute(command, context, Output::Json);
 }
 
-std::string NftContext::execute(std::string_view commands, const std::string& context, bool json) {
+std::string NftContext::run_bytecode(std::string_view command, const std::string& context) {
+  return execute(command, context, Output::Bytecode);
+}
+
+std::string NftContext::execute(std::string_view commands, const std::string& context, Output how) {
   if (ctx_ == nullptr) throw NftError(context, "nft context not open");
   UniqueFd file = script_file(commands);
   std::string path = file ? "/proc/self/fd/" + std::to_string(file.get()) : std::string();
 
   std::lock_guard lock(lib_mutex());
-  nft_ctx_output_set_flags(ctx_, json ? NFT_CTX_OUTPUT_JSON : 0);
+  nft_ctx_output_set_flags(ctx_, how == Output::Json ? NFT_CTX_OUTPUT_JSON : 0);
+  nft_ctx_output_set_debug(ctx_, how == Output::Bytecode ? NFT_DEBUG_NETLINK : 0);
   int rc = file ? nft_run_cmd_from_filename(ctx_, path.c_str())
                 : nft_run_cmd_from_buffer(ctx_, std::string(commands).c_str());
   // Reading a buffer also rewinds it, so both are drained on every run.

@@ -55,6 +55,9 @@ class NftContext {
   // Runs a command (typically "list ...") and returns nft's plain-text output; an xtables NFQUEUE
   // target prints as "queue num 3 bypass" (see above for the thread this needs).
   std::string run_text(std::string_view command, const std::string& context);
+  // Runs a list command with netlink debugging on: the kernel's bytecode of every rule and set
+  // element as `nft --debug=netlink` prints it, then the listing (tests compare rule sets with it).
+  std::string run_bytecode(std::string_view command, const std::string& context);
   // Runs a command with JSON output enabled and returns the JSON text.
   std::string run_json(std::string_view command, const std::string& context);
 
@@ -62,7 +65,8 @@ class NftContext {
 
  private:
   explicit NftContext(nft_ctx* ctx) : ctx_(ctx) {}
-  std::string execute(std::string_view commands, const std::string& context, bool json);
+  enum class Output { Text, Json, Bytecode };
+  std::string execute(std::string_view commands, const std::string& context, Output how);
 
   nft_ctx* ctx_ = nullptr;
 };

@@ -67,7 +67,7 @@ TEST(NetlinkSocket, AReplyThatNeverComesTimesOutWithTheRequestNamed) {
   auto s = NetlinkSocket::open();
   timeval tv{0, 100000};  // the default is kReplyTimeout; shorten it for the test
   ASSERT_EQ(::setsockopt(s.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
-  std::vector<std::uint8_t> rx(4096);
+  patchbay::sys::RxBuffer rx(4096);
   try {
     patchbay::sys::recv_reply(s.fd(), rx, "router 'r': add link");
     FAIL() << "no exception";
