@@ -9,6 +9,9 @@
 //   engine_cpu_pct_per_gbps  engine thread CPU (% of one core) per Gbit/s during engine_gbps
 //   rtt_error_ms_<L> |median RTT - (2 L + base)| over 20 round trips, L one-way on Both
 //   pps              64-byte UDP datagrams per second delivered through the engine
+//   control_p99_extra_ms  p99 RTT of a running 10 ms link (a probe every ms) while 50 devices
+//                    with a wifi condition join the same LAN, minus the link's idle median RTT:
+//                    what control work (attaching ports) costs the data path
 //   build_ms_per_conditioned_device / build_ms_per_plain_device
 //                    N devices (--devices, default 200) over 10 routers built with a wifi
 //                    condition on both directions, against the same without conditions
@@ -24,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -207,6 +211,102 @@ double build_ms_per_device(int n, bool conditioned) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / n;
 }
 
+// RTT probes every millisecond from `a` to a UDP echo on `b` (pipelined: a probe does not wait
+// for the previous answer; each carries its send time) while `work` runs, or for `idle` when it
+// is empty; round-trip times in ms.
+std::vector<double> probe_rtts(Device& a, Device& b, SocketAddr refl, const std::function<void()>& work,
+                               std::chrono::milliseconds idle) {
+  UniqueFd echo = b.run([&] {
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss;
+    socklen_t len = refl.to_sockaddr(ss);
+    if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+      throw std::runtime_error("echo socket");
+    return s;
+  });
+  UniqueFd fd = a.run([&] {
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss;
+    socklen_t len = refl.to_sockaddr(ss);
+    if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+      throw std::runtime_error("probe socket");
+    return s;
+  });
+  std::atomic<bool> stop{false};
+  std::vector<double> rtts;
+  std::thread echoer([&] {
+    while (!stop) {
+      pollfd p{echo.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[64];
+      sockaddr_storage from;
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(echo.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n > 0)
+        (void)::sendto(echo.get(), buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
+                       fl);
+    }
+  });
+  std::thread receiver([&] {
+    for (;;) {
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) {
+        if (stop) return;
+        continue;
+      }
+      std::int64_t sent = 0;
+      if (::recv(fd.get(), &sent, sizeof sent, 0) == sizeof sent)
+        rtts.push_back(static_cast<double>(Clock::now().time_since_epoch().count() - sent) / 1e6);
+    }
+  });
+  std::thread sender([&] {
+    while (!stop) {
+      std::int64_t t = Clock::now().time_since_epoch().count();
+      (void)::send(fd.get(), &t, sizeof t, 0);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  if (work)
+    work();
+  else
+    std::this_thread::sleep_for(idle);
+  std::this_thread::sleep_for(50ms);  // the last probes are still on the 2 x 10 ms path
+  stop = true;
+  sender.join();
+  receiver.join();
+  echoer.join();
+  return rtts;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+// The extra p99 latency a running 10 ms link sees while 50 other conditioned ports are added to
+// the same LAN (their attachment is control work of the engine): p99 during the additions minus
+// the median of the same link idle.
+double control_p99_extra_ms(Lab& lab, Router& r, Device& a, Device& b) {
+  SocketAddr echo(*b.ip(), 3479);
+  LinkLimits l10;
+  l10.latency_ms = 10;
+  a.default_iface().set_condition(LinkCondition::manual(l10), LinkDirection::Both);
+  double idle = percentile(probe_rtts(a, b, echo, {}, 1500ms), 0.5);
+  auto during = probe_rtts(a, b, echo,
+                           [&] {
+                             for (int i = 0; i < 50; ++i)
+                               lab.add_device("c" + std::to_string(i))
+                                   .iface("eth0", r.id(), LinkCondition::wifi(), LinkDirection::Both)
+                                   .build();
+                           },
+                           {});
+  std::cerr << "link: " << during.size() << " probes while adding 50 conditioned ports, idle median " << idle
+            << " ms\n";
+  return percentile(during, 0.99) - idle;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,6 +364,7 @@ int main(int argc, char** argv) {
     double rtt = a.run([&] { return testing::udp_rtt_median(refl, 20, 2); }).count() / 1000.0;
     emit("rtt_error_ms_" + std::to_string(L), std::abs(rtt - (2.0 * L + base)), "ms");
   }
+  emit("control_p99_extra_ms", control_p99_extra_ms(lab, r, a, b), "ms");
   lab.shutdown();
   emit("build_ms_per_plain_device", build_ms_per_device(g_devices, false), "ms");
   emit("build_ms_per_conditioned_device", build_ms_per_device(g_devices, true), "ms");
