@@ -280,6 +280,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   // solicit; `wait`: until the RA default route exists (2 s, TimeoutError).
   void provision_ra(DeviceRec& d, IfaceRec& i, bool wait);
   void send_rs(DeviceRec& d, const IfaceRec& i);
+  bool link_running(DeviceRec& d, const IfaceRec& i);
 
   // Regions (src/core/regions.cpp). Serialised by region_mu_.
   struct RegionView {

@@ -6,8 +6,10 @@
 // socket (bound to the LAN link-local, filtered to RS) and one timerfd, both serviced by the
 // lab's event loop. Routers of static labs never send RAs (their devices would otherwise learn a
 // second default route).
+#include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -58,6 +60,17 @@ UniqueFd nd_socket(const Ipv6Addr& ll, int ifindex, const std::string& what) {
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     sys::throw_errno(what, "bind " + ll.to_string());
   return s;
+}
+
+// Whether the kernel has applied the carrier of interface `ifindex` of the calling thread's
+// namespace (IFF_RUNNING). linkwatch applies carrier changes asynchronously, batched up to 1 s and
+// later still while other labs build; until it has, the LAN bridge port drops frames, so an RS
+// or RA sent earlier is lost.
+bool if_running(int ifindex) {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq ifr{};
+  if (!s || !::if_indextoname(static_cast<unsigned>(ifindex), ifr.ifr_name)) return false;
+  return ::ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_RUNNING);
 }
 
 }  // namespace
@@ -288,15 +301,37 @@ void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
     enabled = rt->ra_enabled;
   }
   if (d.default_if != i.name) return;
-  send_rs(d, i);
-  if (!wait || !enabled || lifetime == 0) return;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!has_ra_default_route(d, i)) {
-    if (std::chrono::steady_clock::now() > deadline)
+  if (!wait || !enabled || lifetime == 0) {
+    send_rs(d, i);
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  // Solicit once both ends of the LAN link carry frames, and again while no answer has arrived
+  // (a real host retransmits too; RFC 4861 6.3.7), all within the 2 s the build waits.
+  while (Clock::now() < deadline && !link_running(d, i))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto next_rs = Clock::now();
+  while (true) {
+    if (Clock::now() >= next_rs) {
+      send_rs(d, i);
+      next_rs = Clock::now() + std::chrono::milliseconds(300);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (has_ra_default_route(d, i)) return;
+    if (Clock::now() > deadline)
       throw TimeoutError(d.describe(), "no IPv6 default route learned from router advertisements on " +
                                            i.name + " within 2 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+bool LabCore::link_running(DeviceRec& d, const IfaceRec& i) {
+  bool up = false;
+  setup_->in_netns(d.ns->fd.get(), [&] { up = if_running(i.ifindex); });
+  auto rt = router(i.router);
+  if (!up || !rt || !i.port_ifindex) return up;
+  setup_->in_netns(rt->ns->fd.get(), [&] { up = if_running(i.port_ifindex); });
+  return up;
 }
 
 }  // namespace patchbay::detail

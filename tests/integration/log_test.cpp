@@ -381,14 +381,18 @@ TEST(LabLogs, RouterAdvertisementAndSolicitationTimelineEvents) {
   EXPECT_EQ(ras[0]["lifetime_secs"], 600);
   EXPECT_EQ(ras[0]["interval_secs"], 30);
 
+  // One RS, or a few when an answer was slow to come (the build retransmits every 300 ms).
   auto rss = jsonl(*dev.filepath("events.jsonl"));
-  ASSERT_EQ(rss.size(), 1u);
-  EXPECT_EQ(rss[0]["kind"], "RouterSolicitation");
-  EXPECT_EQ(rss[0]["ns"], dev.ns());
-  EXPECT_EQ(rss[0]["device"], "dev");
-  EXPECT_EQ(rss[0]["iface"], "eth0");
-  EXPECT_EQ(rss[0]["dst"], "ff02::2");
-  EXPECT_EQ(rss[0]["router_ll"], lan_ll);
+  ASSERT_GE(rss.size(), 1u);
+  EXPECT_LE(rss.size(), 7u);
+  for (const auto& rs : rss) {
+    EXPECT_EQ(rs["kind"], "RouterSolicitation");
+    EXPECT_EQ(rs["ns"], dev.ns());
+    EXPECT_EQ(rs["device"], "dev");
+    EXPECT_EQ(rs["iface"], "eth0");
+    EXPECT_EQ(rs["dst"], "ff02::2");
+    EXPECT_EQ(rs["router_ll"], lan_ll);
+  }
   // Every RA sent is an event: the first one, then the answer to the solicitation.
   for (auto end = std::chrono::steady_clock::now() + 3s;
        ras.size() < 2 && std::chrono::steady_clock::now() < end;) {
