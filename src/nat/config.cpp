@@ -15,6 +15,7 @@
 #include "patchbay/firewall.hpp"
 #include "patchbay/nat.hpp"
 #include "patchbay/preset.hpp"
+#include "sys/spelling.hpp"
 
 namespace patchbay {
 namespace {
@@ -23,77 +24,39 @@ using json = nlohmann::json;
 
 // ---- spellings ----
 
-template <class E>
-struct Spelling {
-  E value;
-  std::string_view name;
-};
-
-constexpr Spelling<NatMapping> kMappingNames[] = {
+constexpr sys::Spelling<NatMapping> kMappingNames[] = {
     {NatMapping::EndpointIndependent, "endpoint_independent"},
     {NatMapping::AddressDependent, "address_dependent"},
     {NatMapping::AddressAndPortDependent, "endpoint_dependent"},
 };
-constexpr Spelling<NatFiltering> kFilteringNames[] = {
+constexpr sys::Spelling<NatFiltering> kFilteringNames[] = {
     {NatFiltering::EndpointIndependent, "endpoint_independent"},
     {NatFiltering::AddressDependent, "address_dependent"},
     {NatFiltering::AddressAndPortDependent, "address_and_port_dependent"},
 };
-constexpr Spelling<NatV6Mode> kNatV6Names[] = {
+constexpr sys::Spelling<NatV6Mode> kNatV6Names[] = {
     {NatV6Mode::None, "none"},
     {NatV6Mode::Nptv6, "nptv6"},
     {NatV6Mode::Masquerade, "masquerade"},
     {NatV6Mode::Nat64, "nat64"},
 };
 // Custom is absent from the two kind tables: it is spelt as an object, not a name.
-constexpr Spelling<Nat::Kind> kNatNames[] = {
+constexpr sys::Spelling<Nat::Kind> kNatNames[] = {
     {Nat::Kind::None, "none"},   {Nat::Kind::Home, "home"},          {Nat::Kind::Corporate, "corporate"},
     {Nat::Kind::Cgnat, "cgnat"}, {Nat::Kind::CloudNat, "cloud-nat"}, {Nat::Kind::FullCone, "full-cone"},
 };
-constexpr Spelling<Firewall::Kind> kFirewallNames[] = {
+constexpr sys::Spelling<Firewall::Kind> kFirewallNames[] = {
     {Firewall::Kind::None, "none"},
     {Firewall::Kind::BlockInbound, "block_inbound"},
     {Firewall::Kind::Corporate, "corporate"},
     {Firewall::Kind::CaptivePortal, "captive_portal"},
 };
-constexpr Spelling<RouterPreset> kPresetNames[] = {
+constexpr sys::Spelling<RouterPreset> kPresetNames[] = {
     {RouterPreset::Home, "home"},          {RouterPreset::Public, "public"},
     {RouterPreset::PublicV4, "public-v4"}, {RouterPreset::IspCgnat, "isp-cgnat"},
     {RouterPreset::IspV6, "isp-v6"},       {RouterPreset::Corporate, "corporate"},
     {RouterPreset::Hotel, "hotel"},        {RouterPreset::Cloud, "cloud"},
 };
-
-template <class E, std::size_t N>
-std::optional<E> value_named(const Spelling<E> (&table)[N], std::string_view name) {
-  for (const auto& s : table)
-    if (s.name == name) return s.value;
-  return std::nullopt;
-}
-
-template <class E, std::size_t N>
-std::string name_of(const Spelling<E> (&table)[N], E value) {
-  for (const auto& s : table)
-    if (s.value == value) return std::string(s.name);
-  return "?";
-}
-
-// "a, b or c", for "expected ..." in error messages.
-std::string one_of(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
-    out += names[i];
-  }
-  return out;
-}
-
-template <class E, std::size_t N>
-std::string expected_names(const Spelling<E> (&table)[N], std::string_view extra = {}) {
-  std::vector<std::string_view> names;
-  for (const auto& s : table) names.push_back(s.name);
-  if (!extra.empty()) names.push_back(extra);
-  return one_of(names);
-}
 
 // ---- JSON reading with the key path in every error ----
 
@@ -125,7 +88,7 @@ const json& expect_object(const json& v, const std::string& path) {
 void check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> known) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
-      fail(path, "unknown key '" + it.key() + "' (expected " + one_of(known) + ")");
+      fail(path, "unknown key '" + it.key() + "' (expected " + sys::one_of(known) + ")");
   }
 }
 
@@ -177,23 +140,23 @@ E read_named(const json& v, const std::string& path, Lookup lookup, const std::s
 std::optional<NatMapping> mapping_named(std::string_view s) {
   // RFC 4787's own name for APDM; SPEC 13.6 writes "endpoint_dependent" but accepts this too.
   if (s == "address_and_port_dependent") return NatMapping::AddressAndPortDependent;
-  return value_named(kMappingNames, s);
+  return sys::value_named(kMappingNames, s);
 }
 std::optional<NatFiltering> filtering_named(std::string_view s) {
-  return value_named(kFilteringNames, s);
+  return sys::value_named(kFilteringNames, s);
 }
 std::optional<NatV6Mode> nat_v6_named(std::string_view s) {
-  return value_named(kNatV6Names, s);
+  return sys::value_named(kNatV6Names, s);
 }
 
 NatMapping read_mapping(const json& v, const std::string& path) {
-  return read_named<NatMapping>(v, path, mapping_named, expected_names(kMappingNames));
+  return read_named<NatMapping>(v, path, mapping_named, sys::expected_names(kMappingNames));
 }
 NatFiltering read_filtering(const json& v, const std::string& path) {
-  return read_named<NatFiltering>(v, path, filtering_named, expected_names(kFilteringNames));
+  return read_named<NatFiltering>(v, path, filtering_named, sys::expected_names(kFilteringNames));
 }
 NatV6Mode read_nat_v6(const json& v, const std::string& path) {
-  return read_named<NatV6Mode>(v, path, nat_v6_named, expected_names(kNatV6Names));
+  return read_named<NatV6Mode>(v, path, nat_v6_named, sys::expected_names(kNatV6Names));
 }
 
 // ---- NatConfig ----
@@ -424,13 +387,13 @@ constexpr PresetRow kPresetRows[] = {
 // ---- enum spellings ----
 
 std::string to_string(NatMapping m) {
-  return name_of(kMappingNames, m);
+  return std::string(sys::name_of(kMappingNames, m));
 }
 std::string to_string(NatFiltering f) {
-  return name_of(kFilteringNames, f);
+  return std::string(sys::name_of(kFilteringNames, f));
 }
 std::string to_string(NatV6Mode m) {
-  return name_of(kNatV6Names, m);
+  return std::string(sys::name_of(kNatV6Names, m));
 }
 
 NatMapping parse_nat_mapping(std::string_view s) {
@@ -574,20 +537,20 @@ std::span<const Nat> Nat::presets() {
 
 nlohmann::json Nat::to_json() const {
   if (kind_ == Kind::Custom) return json::object({{"custom", cfg_.to_json()}});
-  return name_of(kNatNames, kind_);
+  return std::string(sys::name_of(kNatNames, kind_));
 }
 
 Nat Nat::from_json(const nlohmann::json& j) {
   if (j.is_string()) {
-    if (auto kind = value_named(kNatNames, j.get_ref<const std::string&>())) return nat_of_kind(*kind);
+    if (auto kind = sys::value_named(kNatNames, j.get_ref<const std::string&>())) return nat_of_kind(*kind);
   } else if (const json* body = custom_body(j)) {
     return custom(read_nat_config(*body, "nat.custom"));
   }
-  unknown_value("nat", j, expected_names(kNatNames, "{custom: ...}"));
+  unknown_value("nat", j, sys::expected_names(kNatNames, "{custom: ...}"));
 }
 
 std::string Nat::to_string() const {
-  return kind_ == Kind::Custom ? "custom" : name_of(kNatNames, kind_);
+  return kind_ == Kind::Custom ? "custom" : std::string(sys::name_of(kNatNames, kind_));
 }
 
 // ---- PortPolicy ----
@@ -691,21 +654,21 @@ std::span<const Firewall> Firewall::presets() {
 
 nlohmann::json Firewall::to_json() const {
   if (kind_ == Kind::Custom) return json::object({{"custom", cfg_.to_json()}});
-  return name_of(kFirewallNames, kind_);
+  return std::string(sys::name_of(kFirewallNames, kind_));
 }
 
 Firewall Firewall::from_json(const nlohmann::json& j) {
   if (j.is_string()) {
-    if (auto kind = value_named(kFirewallNames, j.get_ref<const std::string&>()))
+    if (auto kind = sys::value_named(kFirewallNames, j.get_ref<const std::string&>()))
       return firewall_of_kind(*kind);
   } else if (const json* body = custom_body(j)) {
     return custom(read_firewall_config(*body, "firewall.custom"));
   }
-  unknown_value("firewall", j, expected_names(kFirewallNames, "{custom: ...}"));
+  unknown_value("firewall", j, sys::expected_names(kFirewallNames, "{custom: ...}"));
 }
 
 std::string Firewall::to_string() const {
-  return kind_ == Kind::Custom ? "custom" : name_of(kFirewallNames, kind_);
+  return kind_ == Kind::Custom ? "custom" : std::string(sys::name_of(kFirewallNames, kind_));
 }
 
 // ---- RouterPreset ----
@@ -725,12 +688,12 @@ Ipv6Profile recommended_ipv6_profile(RouterPreset) {
 }
 
 std::string to_string(RouterPreset p) {
-  return name_of(kPresetNames, p);
+  return std::string(sys::name_of(kPresetNames, p));
 }
 
 RouterPreset parse_router_preset(std::string_view name) {
-  if (auto p = value_named(kPresetNames, name)) return *p;
-  unknown_value("preset", json(std::string(name)), expected_names(kPresetNames));
+  if (auto p = sys::value_named(kPresetNames, name)) return *p;
+  unknown_value("preset", json(std::string(name)), sys::expected_names(kPresetNames));
 }
 
 }  // namespace patchbay
