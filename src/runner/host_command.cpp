@@ -14,6 +14,7 @@
 #include "patchbay/error.hpp"
 #include "patchbay/fd.hpp"
 #include "runner/interrupt.hpp"
+#include "sys/errno.hpp"
 #include "sys/process.hpp"
 
 extern char** environ;
@@ -28,10 +29,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kKillGrace{2000};
 // How often the interrupt flag is looked at while nothing arrives.
 constexpr std::chrono::milliseconds kTick{100};
-
-[[noreturn]] void sys_fail(const std::string& ctx, const std::string& what, int err) {
-  throw SystemError(ctx, what + ": " + std::strerror(err), err);
-}
 
 // Partial lines wait for their newline; the tail is flushed at EOF.
 class LineSplitter {
@@ -68,18 +65,18 @@ std::string where(const HostCommand& c) {
 Running start(const HostCommand& c) {
   const char* path_env = std::getenv("PATH");
   auto path = sys::find_program(c.argv[0], path_env ? path_env : "");
-  if (!path) sys_fail(c.context, "spawn " + where(c), ENOENT);
+  if (!path) sys::throw_errno(c.context, "spawn " + where(c), ENOENT);
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) sys_fail(c.context, "pipe", errno);
+  if (::pipe2(fds, O_CLOEXEC) != 0) sys::throw_errno(c.context, "pipe", errno);
   Running r;
   r.out.reset(fds[0]);
   UniqueFd wr(fds[1]);
   UniqueFd in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!in) sys_fail(c.context, "open /dev/null", errno);
+  if (!in) sys::throw_errno(c.context, "open /dev/null", errno);
   UniqueFd file;
   if (c.stdout_file) {
     file.reset(::open(c.stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!file) sys_fail(c.context, "create '" + c.stdout_file->string() + "'", errno);
+    if (!file) sys::throw_errno(c.context, "create '" + c.stdout_file->string() + "'", errno);
   }
   sys::SpawnSpec spec;
   spec.path = *path;
@@ -111,7 +108,7 @@ bool read_some(int fd, LineSplitter& lines) {
 
 // Until the command has exited and its output reached EOF (a background child still holding the
 // pipe keeps it going, as before), or the deadline: false then.
-bool pump(const Running& r, LineSplitter& lines, Clock::time_point deadline) {
+bool pump(const Running& r, LineSplitter& lines, Clock::time_point deadline, const std::string& ctx) {
   bool exited = false, eof = false, forwarded = false;
   while (!exited || !eof) {
     if (!forwarded && interrupted()) {
@@ -122,7 +119,7 @@ bool pump(const Running& r, LineSplitter& lines, Clock::time_point deadline) {
     if (left <= std::chrono::milliseconds::zero()) return false;
     pollfd fds[2] = {{exited ? -1 : r.pidfd.get(), POLLIN, 0}, {eof ? -1 : r.out.get(), POLLIN, 0}};
     if (::poll(fds, 2, static_cast<int>(std::min(left, kTick).count())) < 0 && errno != EINTR)
-      throw SystemError("host command", std::string("poll: ") + std::strerror(errno), errno);
+      sys::throw_errno(ctx, "poll");
     if (fds[0].revents != 0) exited = true;
     if (fds[1].revents != 0) eof = !read_some(r.out.get(), lines);
   }
@@ -140,8 +137,7 @@ void kill_group(const Running& r) {
 
 int reap(pid_t pid) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  sys::retry_eintr([&] { return ::waitpid(pid, &status, 0); });
   return status;
 }
 
@@ -152,7 +148,15 @@ int run_host_command(const HostCommand& c) {
   const auto deadline = Clock::now() + c.timeout;
   Running r = start(c);
   LineSplitter lines(c.log);
-  if (pump(r, lines, deadline)) {
+  bool finished = false;
+  try {
+    finished = pump(r, lines, deadline, c.context);
+  } catch (...) {
+    kill_group(r);  // never leave a build running behind an error
+    reap(r.pid);
+    throw;
+  }
+  if (finished) {
     lines.flush();
     return reap(r.pid);
   }
