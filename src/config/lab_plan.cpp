@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "config/toml_json.hpp"
+
 namespace patchbay::config {
 
 namespace {
@@ -20,24 +22,6 @@ struct Where {
     warnings->push_back(file + ": [" + table + "] unknown key '" + key + "' ignored");
   }
 };
-
-nlohmann::json to_json(const toml::node& n) {
-  if (auto s = n.as_string()) return s->get();
-  if (auto i = n.as_integer()) return i->get();
-  if (auto f = n.as_floating_point()) return f->get();
-  if (auto b = n.as_boolean()) return b->get();
-  if (auto a = n.as_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& e : *a) out.push_back(to_json(e));
-    return out;
-  }
-  if (auto t = n.as_table()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (auto& [k, v] : *t) out[std::string(k.str())] = to_json(v);
-    return out;
-  }
-  return nullptr;
-}
 
 std::string str(const toml::node& n, const Where& w, const std::string& key) {
   if (auto s = n.as_string()) return s->get();
@@ -70,7 +54,7 @@ auto checked(const Where& w, const std::string& key, F&& fn) {
 }
 
 LinkCondition condition(const toml::node& n, const Where& w, const std::string& key) {
-  return checked(w, key, [&] { return LinkCondition::from_json(to_json(n)); });
+  return checked(w, key, [&] { return LinkCondition::from_json(toml_to_json(n)); });
 }
 
 void read_regions(const toml::node& regs, LabPlan& plan) {
@@ -114,13 +98,13 @@ void read_router_keys(const toml::table& t, RouterPlan& r, const Where& w) {
     const toml::node& v = node;  // a plain reference: lambdas below capture it
     if (key == "name" || key == "upstream" || key == "region" || key == "preset") continue;
     if (key == "nat")
-      r.nat = checked(w, key, [&] { return Nat::from_json(to_json(v)); });
+      r.nat = checked(w, key, [&] { return Nat::from_json(toml_to_json(v)); });
     else if (key == "nat_v6")
-      r.nat_v6 = checked(w, key, [&] { return to_json(v).get<NatV6Mode>(); });
+      r.nat_v6 = checked(w, key, [&] { return toml_to_json(v).get<NatV6Mode>(); });
     else if (key == "ip_support")
       r.ip_support = checked(w, key, [&] { return parse_ip_support(str(v, w, key)); });
     else if (key == "firewall")
-      r.firewall = checked(w, key, [&] { return Firewall::from_json(to_json(v)); });
+      r.firewall = checked(w, key, [&] { return Firewall::from_json(toml_to_json(v)); });
     else if (key == "mtu")
       r.mtu = static_cast<std::uint32_t>(integer(v, w, key, 68, 65535));
     else if (key == "downstream_cidr")
@@ -237,7 +221,7 @@ DevicePlan read_device(const std::string& name, const toml::table& t, const std:
       if (key == "gateway") continue;
       if (key == "impair") {
         try {
-          s.impair = LinkCondition::from_json(to_json(v));
+          s.impair = LinkCondition::from_json(toml_to_json(v));
         } catch (const InvalidArgument& e) {
           iw.fail(key, std::string("invalid impair: ") + e.what());
         } catch (const nlohmann::json::exception& e) {

@@ -1,4 +1,7 @@
 // Accessors of the Router, Device, Iface and Ix handles.
+#include <functional>
+#include <mutex>
+
 #include "core/lab_core.hpp"
 #include "patchbay/lab.hpp"
 
@@ -17,79 +20,74 @@ std::shared_ptr<DeviceRec> as_device(const std::shared_ptr<detail::NodeRec>& n) 
   return std::static_pointer_cast<DeviceRec>(n);
 }
 
+// Calls fn on the record with the record's mutex held. The result is returned by value, so a field
+// named by a member pointer (&RouterRec::nat) is copied before the lock is released.
+template <class Rec, class Fn>
+auto locked(const std::shared_ptr<Rec>& rec, Fn&& fn) {
+  std::lock_guard lk(rec->mu);
+  return std::invoke(std::forward<Fn>(fn), *rec);
+}
+
 }  // namespace
 
 // ---- Router ----
 
-#define ROUTER_GET(expr)     \
-  auto r = as_router(rec()); \
-  std::lock_guard lk(r->mu); \
-  return expr
-
 std::optional<NodeId> Router::upstream() const {
-  ROUTER_GET(r->upstream);
+  return locked(as_router(rec()), &RouterRec::upstream);
 }
 std::optional<std::string> Router::region() const {
   auto c = core();
-  std::optional<std::uint32_t> idx;
-  {
-    auto r = as_router(rec());
-    std::lock_guard lk(r->mu);
-    idx = r->region;
-  }
-  return c->region_name(idx);
+  return c->region_name(locked(as_router(rec()), &RouterRec::region));
 }
 IpSupport Router::ip_support() const {
-  ROUTER_GET(r->ip_support);
+  return locked(as_router(rec()), &RouterRec::ip_support);
 }
 AddressPool Router::downstream_pool() const {
-  ROUTER_GET(r->pool);
+  return locked(as_router(rec()), &RouterRec::pool);
 }
 std::optional<std::uint32_t> Router::mtu() const {
-  ROUTER_GET(r->mtu);
+  return locked(as_router(rec()), &RouterRec::mtu);
 }
 std::optional<Ipv4Addr> Router::uplink_ip() const {
-  ROUTER_GET(r->wan_ip);
+  return locked(as_router(rec()), &RouterRec::wan_ip);
 }
 std::optional<Ipv6Addr> Router::uplink_ip_v6() const {
-  ROUTER_GET(r->wan_ip6);
+  return locked(as_router(rec()), &RouterRec::wan_ip6);
 }
 std::optional<Ipv4Net> Router::downstream_cidr() const {
-  ROUTER_GET(r->lan4);
+  return locked(as_router(rec()), &RouterRec::lan4);
 }
 std::optional<Ipv4Addr> Router::downstream_gw() const {
-  ROUTER_GET(r->gw4());
+  return locked(as_router(rec()), &RouterRec::gw4);
 }
 std::optional<Ipv6Net> Router::downstream_cidr_v6() const {
-  ROUTER_GET(r->lan6);
+  return locked(as_router(rec()), &RouterRec::lan6);
 }
 std::optional<Ipv6Addr> Router::downstream_gw_v6() const {
-  ROUTER_GET(r->gw6());
+  return locked(as_router(rec()), &RouterRec::gw6);
 }
 std::string Router::downstream_bridge() const {
-  ROUTER_GET(r->lan_name);
+  return locked(as_router(rec()), &RouterRec::lan_name);
 }
 
 Nat Router::nat_mode() const {
-  ROUTER_GET(r->nat);
+  return locked(as_router(rec()), &RouterRec::nat);
 }
 NatV6Mode Router::nat_v6_mode() const {
-  ROUTER_GET(r->nat_v6);
+  return locked(as_router(rec()), &RouterRec::nat_v6);
 }
 Firewall Router::firewall() const {
-  ROUTER_GET(r->firewall);
+  return locked(as_router(rec()), &RouterRec::firewall);
 }
 std::optional<RouterPreset> Router::preset() const {
-  ROUTER_GET(r->preset);
+  return locked(as_router(rec()), &RouterRec::preset);
 }
 
-#undef ROUTER_GET
-
 std::vector<RouterIface> Router::interfaces() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return {RouterIface{r->wan_name, r->wan_ip, r->wan_ip6, r->wan_ll6},
-          RouterIface{r->lan_name, r->gw4(), r->gw6(), r->lan_ll6}};
+  return locked(as_router(rec()), [](const RouterRec& r) {
+    return std::vector<RouterIface>{RouterIface{r.wan_name, r.wan_ip, r.wan_ip6, r.wan_ll6},
+                                    RouterIface{r.lan_name, r.gw4(), r.gw6(), r.lan_ll6}};
+  });
 }
 
 std::optional<RouterIface> Router::iface(std::string_view name) const {
@@ -100,101 +98,69 @@ std::optional<RouterIface> Router::iface(std::string_view name) const {
 
 void Router::set_nat_mode(Nat nat) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_nat(*r, nat);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_nat(r, nat); });
 }
 
 void Router::flush_nat_state() {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->flush_nat_state(*r);
+  locked(as_router(rec()), [&](RouterRec& r) { c->flush_nat_state(r); });
 }
 
 std::vector<NatBinding> Router::nat_mappings() const {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return c->nat_mappings(*r);
+  return locked(as_router(rec()), [&](RouterRec& r) { return c->nat_mappings(r); });
 }
 
 void Router::set_firewall(Firewall fw) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_firewall(*r, fw);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_firewall(r, fw); });
 }
 
 void Router::set_nat_v6_mode(NatV6Mode m) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_nat_v6(*r, m);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_nat_v6(r, m); });
 }
 std::optional<Ipv6Net> Router::nptv6_prefix() const {
-  auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->nat_v6 == NatV6Mode::Nptv6 ? r->npt_ext : std::nullopt;
+  return locked(as_router(rec()),
+                [](const RouterRec& r) { return r.nat_v6 == NatV6Mode::Nptv6 ? r.npt_ext : std::nullopt; });
 }
 
 bool Router::ra_enabled() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->ra_enabled;
+  return locked(as_router(rec()), &RouterRec::ra_enabled);
 }
 std::uint64_t Router::ra_interval_secs() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->ra_interval;
+  return locked(as_router(rec()), &RouterRec::ra_interval);
 }
 std::uint64_t Router::ra_lifetime_secs() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->ra_lifetime;
+  return locked(as_router(rec()), &RouterRec::ra_lifetime);
 }
 void Router::set_ra_enabled(bool on) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_ra(*r, on, std::nullopt, std::nullopt);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, on, std::nullopt, std::nullopt); });
 }
 void Router::set_ra_interval_secs(std::uint64_t s) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_ra(*r, std::nullopt, s, std::nullopt);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, std::nullopt, s, std::nullopt); });
 }
 void Router::set_ra_lifetime_secs(std::uint64_t s) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_ra(*r, std::nullopt, std::nullopt, s);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, std::nullopt, std::nullopt, s); });
 }
 
 bool Router::block_icmp_frag_needed() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->block_frag_needed;
+  return locked(as_router(rec()), &RouterRec::block_frag_needed);
 }
 void Router::set_block_icmp_frag_needed(bool on) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_block_frag_needed(*r, on);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_block_frag_needed(r, on); });
 }
 
 std::optional<LinkCondition> Router::downlink_condition() const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return r->downlink;
+  return locked(as_router(rec()), &RouterRec::downlink);
 }
 void Router::set_downlink_condition(std::optional<LinkCondition> cond) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_downlink_condition(*r, std::move(cond));
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_downlink_condition(r, std::move(cond)); });
 }
 LinkCounters Router::downlink_stats() const {
   auto c = core();
@@ -202,15 +168,12 @@ LinkCounters Router::downlink_stats() const {
   return c->downlink_stats(*r);
 }
 std::optional<LinkCondition> Router::uplink_condition(LinkDirection dir) const {
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  return dir == LinkDirection::Down ? r->uplink_down : r->uplink_up;
+  return locked(as_router(rec()),
+                [&](const RouterRec& r) { return dir == LinkDirection::Down ? r.uplink_down : r.uplink_up; });
 }
 void Router::set_uplink_condition(std::optional<LinkCondition> cond, LinkDirection dir) {
   auto c = core();
-  auto r = as_router(rec());
-  std::lock_guard lk(r->mu);
-  c->set_uplink_condition(*r, std::move(cond), dir);
+  locked(as_router(rec()), [&](RouterRec& r) { c->set_uplink_condition(r, std::move(cond), dir); });
 }
 LinkStats Router::uplink_stats() const {
   auto c = core();
@@ -243,64 +206,67 @@ IfaceSnapshot snapshot_of(const detail::LabCore& core, const DeviceRec& d, const
 void Device::set_link_condition(std::string_view ifname, std::optional<LinkCondition> cond,
                                 LinkDirection dir) {
   auto c = core();
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  auto* i = d->find(ifname);
-  if (!i) throw NotFound(d->describe(), "set_link_condition: no interface '" + std::string(ifname) + "'");
-  c->set_iface_condition(*d, *i, std::move(cond), dir);
+  locked(as_device(rec()), [&](DeviceRec& d) {
+    auto* i = d.find(ifname);
+    if (!i) throw NotFound(d.describe(), "set_link_condition: no interface '" + std::string(ifname) + "'");
+    c->set_iface_condition(d, *i, std::move(cond), dir);
+  });
 }
 
 std::optional<Ipv4Addr> Device::ip() const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  return d->find(d->default_if)->ip;
+  return locked(as_device(rec()), [](DeviceRec& d) { return d.find(d.default_if)->ip; });
 }
 
 std::optional<Ipv6Addr> Device::ip6() const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  return d->find(d->default_if)->ip6;
+  return locked(as_device(rec()), [](DeviceRec& d) { return d.find(d.default_if)->ip6; });
 }
 
 std::optional<std::uint32_t> Device::mtu() const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  return d->mtu;
+  return locked(as_device(rec()), &DeviceRec::mtu);
 }
 
 std::optional<Iface> Device::iface(std::string_view name) const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  if (!d->find(name)) return std::nullopt;
+  if (!locked(as_device(rec()), [&](DeviceRec& d) { return d.find(name) != nullptr; })) return std::nullopt;
   return Iface(lab_, id_, std::string(name));
 }
 
 Iface Device::default_iface() const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  return Iface(lab_, id_, d->default_if);
+  return Iface(lab_, id_, locked(as_device(rec()), &DeviceRec::default_if));
 }
 
 std::vector<Iface> Device::interfaces() const {
-  auto d = as_device(rec());
-  std::lock_guard lk(d->mu);
-  std::vector<Iface> out;
-  for (auto& i : d->ifaces) out.push_back(Iface(lab_, id_, i.name));
-  return out;
+  return locked(as_device(rec()), [&](const DeviceRec& d) {
+    std::vector<Iface> out;
+    for (auto& i : d.ifaces) out.push_back(Iface(lab_, id_, i.name));
+    return out;
+  });
 }
 
 // ---- Iface ----
 
+namespace {
+
+// Calls fn(core, device, iface) with the device's mutex held; Removed once the device or the
+// interface is gone.
+template <class Fn>
+auto with_iface(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, const std::string& name, Fn&& fn) {
+  const std::string what = "interface '" + name + "'";
+  detail::LabRef c(lab, what);
+  auto d = c->device(dev);
+  if (!d || !d->alive) throw Removed(what, "its device has been removed");
+  return locked(d, [&](DeviceRec& rec) {
+    auto* i = rec.find(name);
+    if (!i) throw Removed(what, "the interface has been removed from device '" + rec.name + "'");
+    return fn(*c, rec, *i);
+  });
+}
+
+}  // namespace
+
 IfaceSnapshot Iface::snapshot() const {
-  detail::LabRef c(lab_, "interface '" + name_ + "'");
-  auto d = c->device(device_);
-  if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
-  std::lock_guard lk(d->mu);
-  auto* i = d->find(name_);
-  if (!i)
-    throw Removed("interface '" + name_ + "'",
-                  "the interface has been removed from device '" + d->name + "'");
-  return snapshot_of(*c, *d, *i);
+  return with_iface(
+      lab_, device_, name_,
+      [](const detail::LabCore& c, const DeviceRec& d, const IfaceRec& i) { return snapshot_of(c, d, i); });
 }
 
 std::optional<Ipv4Addr> Iface::ip() const {
@@ -325,32 +291,19 @@ std::optional<LinkCondition> Iface::condition(LinkDirection dir) const {
   auto s = snapshot();
   return dir == LinkDirection::Down ? s.condition_down : s.condition_up;
 }
-namespace {
-void set_iface_cond(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, const std::string& name,
-                    std::optional<LinkCondition> cond, LinkDirection dir) {
-  detail::LabRef c(lab, "interface '" + name + "'");
-  auto d = c->device(dev);
-  if (!d || !d->alive) throw Removed("interface '" + name + "'", "its device has been removed");
-  std::lock_guard lk(d->mu);
-  auto* i = d->find(name);
-  if (!i) throw Removed("interface '" + name + "'", "the interface has been removed");
-  c->set_iface_condition(*d, *i, std::move(cond), dir);
-}
-}  // namespace
 void Iface::set_condition(LinkCondition cond, LinkDirection dir) {
-  set_iface_cond(lab_, device_, name_, std::move(cond), dir);
+  with_iface(lab_, device_, name_, [&](detail::LabCore& c, DeviceRec& d, IfaceRec& i) {
+    c.set_iface_condition(d, i, std::move(cond), dir);
+  });
 }
 void Iface::clear_condition(LinkDirection dir) {
-  set_iface_cond(lab_, device_, name_, std::nullopt, dir);
+  with_iface(lab_, device_, name_, [&](detail::LabCore& c, DeviceRec& d, IfaceRec& i) {
+    c.set_iface_condition(d, i, std::nullopt, dir);
+  });
 }
 LinkStats Iface::link_stats() const {
-  detail::LabRef c(lab_, "interface '" + name_ + "'");
-  auto d = c->device(device_);
-  if (!d || !d->alive) throw Removed("interface '" + name_ + "'", "its device has been removed");
-  std::lock_guard lk(d->mu);
-  auto* i = d->find(name_);
-  if (!i) throw Removed("interface '" + name_ + "'", "the interface has been removed");
-  return c->iface_link_stats(*d, *i);
+  return with_iface(lab_, device_, name_,
+                    [](detail::LabCore& c, DeviceRec& d, IfaceRec& i) { return c.iface_link_stats(d, i); });
 }
 
 // ---- Ix ----

@@ -10,6 +10,7 @@
 #include "core/ids.hpp"
 #include "patchbay/consts.hpp"
 #include "patchbay/log.hpp"
+#include "sys/spelling.hpp"
 #include "sys/sysctl.hpp"
 
 namespace patchbay::detail {
@@ -18,20 +19,18 @@ namespace {
 
 std::atomic<std::uint64_t> g_lab_seq{0};
 
+constexpr sys::Spelling<NodeKind> kNodeKindNames[] = {
+    {NodeKind::Ix, "ix"},
+    {NodeKind::Router, "router"},
+    {NodeKind::Device, "device"},
+};
+
 }  // namespace
 
 // ---- NodeRec ----
 
 std::string NodeRec::kind_name() const {
-  switch (kind) {
-    case NodeKind::Ix:
-      return "ix";
-    case NodeKind::Router:
-      return "router";
-    case NodeKind::Device:
-      return "device";
-  }
-  return "node";
+  return std::string(sys::name_of(kNodeKindNames, kind, "node"));
 }
 
 std::string NodeRec::describe() const {

@@ -5,6 +5,7 @@
 
 #include "log/render.hpp"
 #include "log/sink.hpp"
+#include "sys/spelling.hpp"
 
 namespace patchbay::log {
 
@@ -13,6 +14,11 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 constexpr const char* kReset = "\x1b[0m";
+
+constexpr sys::Spelling<Level> kLevelNames[] = {
+    {Level::Error, "ERROR"}, {Level::Warn, "WARN"},   {Level::Info, "INFO"},
+    {Level::Debug, "DEBUG"}, {Level::Trace, "TRACE"},
+};
 
 struct Out {
   std::string s;
@@ -76,19 +82,7 @@ void render_spans(Out& o, const ojson& spans) {
 }  // namespace
 
 std::string_view level_name(Level level) {
-  switch (level) {
-    case Level::Error:
-      return "ERROR";
-    case Level::Warn:
-      return "WARN";
-    case Level::Info:
-      return "INFO";
-    case Level::Debug:
-      return "DEBUG";
-    case Level::Trace:
-      return "TRACE";
-  }
-  return "INFO";
+  return sys::name_of(kLevelNames, level, "INFO");
 }
 
 std::optional<std::string> render_line(std::string_view json_line, bool color) {

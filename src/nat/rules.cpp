@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "sys/spelling.hpp"
+
 namespace patchbay::nat {
 
 namespace {
@@ -18,16 +20,13 @@ std::string q(const std::string& ifname) {
 
 // The mapping key, taken from the conntrack tuple so it does not depend on rewriting:
 // outbound-initiated flows are keyed by the original tuple (hairpinned packets included).
+constexpr sys::Spelling<NatMapping> kKeyTypes[] = {
+    {NatMapping::EndpointIndependent, "ipv4_addr . inet_service"},
+    {NatMapping::AddressDependent, "ipv4_addr . inet_service . ipv4_addr"},
+    {NatMapping::AddressAndPortDependent, "ipv4_addr . inet_service . ipv4_addr . inet_service"},
+};
 std::string key_type(NatMapping m) {
-  switch (m) {
-    case NatMapping::EndpointIndependent:
-      return "ipv4_addr . inet_service";
-    case NatMapping::AddressDependent:
-      return "ipv4_addr . inet_service . ipv4_addr";
-    case NatMapping::AddressAndPortDependent:
-      return "ipv4_addr . inet_service . ipv4_addr . inet_service";
-  }
-  return {};
+  return std::string(sys::name_of(kKeyTypes, m, ""));
 }
 
 std::string key_orig(NatMapping m) {

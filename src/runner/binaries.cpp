@@ -1,17 +1,13 @@
-// [[binary]] parsing and assembly (SPEC 15.6). Downloads go through libcurl, archives through
-// libarchive and hashes through OpenSSL; only real build tools (the generic `build` command, cargo
-// and git for `repo`) run as child processes.
+// [[binary]] parsing and assembly (SPEC 15.6). Downloads and archives go through download.hpp
+// (libcurl, libarchive), hashes through OpenSSL; only real build tools (the generic `build`
+// command, cargo and git for `repo`) run as child processes (host_command.hpp).
 #include "runner/binaries.hpp"
 
+#include "runner/download.hpp"
 #include "runner/files.hpp"
+#include "runner/host_command.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <curl/curl.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,8 +24,6 @@
 
 #include "patchbay/error.hpp"
 #include "runner/rundir.hpp"
-
-extern char** environ;
 
 namespace patchbay::runner {
 
@@ -131,10 +125,6 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-[[noreturn]] void sys_fail(const std::string& ctx, const std::string& what, int err) {
-  throw SystemError(ctx, what + ": " + std::strerror(err), err);
-}
-
 void check_ec(const std::error_code& ec, const std::string& ctx, const std::string& what) {
   if (ec) throw SystemError(ctx, what + ": " + ec.message(), ec.value());
 }
@@ -165,84 +155,17 @@ fs::path check_executable(const fs::path& p, const std::string& ctx, const std::
 
 // ---- child processes ----
 
-std::string display(const std::vector<std::string>& argv) {
-  if (argv.size() == 3 && argv[0] == "/bin/sh" && argv[1] == "-c") return argv[2];
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += a.find_first_of(" \t'\"") == std::string::npos && !a.empty() ? a : "'" + a + "'";
-  }
-  return out;
-}
-
-// Line splitting for the log: partial lines wait for their newline, the tail is flushed at EOF.
-void forward_lines(int fd, const LogFn& log) {
-  std::string pending;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<std::size_t>(n));
-    for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
-      std::string line = pending.substr(0, nl);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (log) log(line);
-    }
-  }
-  if (!pending.empty() && log) log(pending);
-}
-
-// Spawns argv with stdout to `stdout_file` (when given) or, like stderr, into the log.
-// Returns the wait status.
-int spawn_wait(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
-               const fs::path* stdout_file, const std::string& ctx) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) sys_fail(ctx, "pipe", errno);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (stdout_file)
-    posix_spawn_file_actions_addopen(&fa, 1, stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  else
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  // The runner may block or ignore signals for its own threads; a build must start with defaults.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &fa, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    sys_fail(ctx, "spawn '" + display(argv) + "' in '" + cwd.string() + "'", rc);
-  }
-  forward_lines(fds[0], log);
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
+// Every command a binary's build runs (build, clone, checkout, cargo) is bounded by one deadline.
+void run_build_step(const std::vector<std::string>& argv, const fs::path& cwd, const BinarySpec& s,
+                    const AssembleOpts& opts, const std::string& context) {
+  run_program(argv, cwd, opts.log, context, opts.build_timeout, "build of binary '" + s.name + "'");
 }
 
 void check_status(int status, const std::vector<std::string>& argv, const std::string& ctx) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
                                       : "killed by signal " + std::to_string(WTERMSIG(status));
-  throw Error(ctx, "'" + display(argv) + "' " + how);
+  throw Error(ctx, "'" + display_command(argv) + "' " + how);
 }
 
 // ---- fetch ----
@@ -254,71 +177,6 @@ std::string url_basename(const std::string& url) {
 
 bool is_tar_gz(const std::string& name) {
   return name.ends_with(".tar.gz") || name.ends_with(".tgz");
-}
-
-void download(const std::string& url, const fs::path& dest, const std::string& ctx) {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(dest.c_str(), "wb"), std::fclose);
-  if (!out) sys_fail(ctx, "create '" + dest.string() + "'", errno);
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw Error(ctx, "fetch '" + url + "': curl_easy_init failed");
-  char err[CURL_ERROR_SIZE] = {};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out.get());  // libcurl's default writer fwrite()s here
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // a server must not redirect to file://
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  // Abort a stalled transfer instead of hanging the whole invocation.
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  CURLcode rc = curl_easy_perform(c);
-  bool flushed = std::fflush(out.get()) == 0;
-  if (rc != CURLE_OK) throw Error(ctx, "fetch '" + url + "': " + (err[0] ? err : curl_easy_strerror(rc)));
-  if (!flushed) sys_fail(ctx, "write '" + dest.string() + "'", errno);
-}
-
-bool wanted_entry(const std::string& entry, const std::optional<std::string>& member) {
-  std::string base = fs::path(entry).filename().string();
-  if (member)
-    return fs::path(entry).lexically_normal() == fs::path(*member).lexically_normal() || base == *member;
-  return !base.empty() && base[0] != '.' && (fs::path(base).extension().empty() || base.ends_with(".bin"));
-}
-
-// Writes the chosen entry as <dest_dir>/<its basename>: the archive's directory layout (and any
-// "../" in it) never reaches the file system.
-fs::path extract(const fs::path& archive_path, const std::optional<std::string>& member,
-                 const fs::path& dest_dir, const std::string& ctx) {
-  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw Error(ctx, "open archive '" + archive_path.string() + "': " + archive_error_string(a.get()));
-  archive_entry* entry = nullptr;
-  int r;
-  while ((r = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
-    const char* name = archive_entry_pathname(entry);
-    if (archive_entry_filetype(entry) != AE_IFREG || !name || !wanted_entry(name, member)) continue;
-    fs::path dest = dest_dir / fs::path(name).filename();
-    std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(dest.c_str(), "wb"), std::fclose);
-    if (!out) sys_fail(ctx, "create '" + dest.string() + "'", errno);
-    char buf[1 << 16];
-    la_ssize_t n;
-    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0)
-      if (std::fwrite(buf, 1, static_cast<std::size_t>(n), out.get()) != static_cast<std::size_t>(n))
-        sys_fail(ctx, "write '" + dest.string() + "'", errno);
-    if (n < 0) throw Error(ctx, "extract '" + std::string(name) + "': " + archive_error_string(a.get()));
-    return dest;
-  }
-  if (r != ARCHIVE_EOF)
-    throw Error(ctx, "read archive '" + archive_path.string() + "': " + archive_error_string(a.get()));
-  throw Error(ctx, member ? "archive has no member '" + *member + "'"
-                          : "archive has no regular file without extension or ending in .bin (set 'member')");
 }
 
 // Cache layout: <cache>/download/<url basename> (what was fetched), <cache>/bin/<name> (the
@@ -348,7 +206,8 @@ fs::path fetch(const BinarySpec& s, const std::string& url, const std::optional<
   if (sha256 && actual != *sha256)
     throw Error(ctx, "sha256 mismatch: expected " + *sha256 + ", got " + actual);
   bool archive = is_tar_gz(file_name);
-  fs::path exe = archive ? extract(downloaded, s.member, cache / "bin", ctx) : cache / "bin" / file_name;
+  fs::path exe =
+      archive ? extract_member(downloaded, s.member, cache / "bin", ctx) : cache / "bin" / file_name;
   install(archive ? nullptr : &downloaded, exe, ctx);
   exe = fs::absolute(exe).lexically_normal();
   write_file_atomic(cache / "download.sha256", actual);
@@ -365,8 +224,8 @@ fs::path generic_build(const BinarySpec& s, const fs::path& root, const Assemble
       s.build_shell ? std::vector<std::string>{"/bin/sh", "-c", *s.build_shell} : s.build_argv;
   fs::path artifact = under(root, *s.path);
   if (opts.no_build) return check_executable(artifact, ctx, "artifact (build skipped by --no-build)");
-  if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + cwd.string());
-  run_program(argv, cwd, opts.log, ctx + ": build");
+  if (opts.log) opts.log("binary '" + s.name + "': running " + display_command(argv) + " in " + cwd.string());
+  run_build_step(argv, cwd, s, opts, ctx + ": build");
   return check_executable(artifact, ctx, "build artifact");
 }
 
@@ -387,7 +246,14 @@ fs::path cargo_metadata_target_dir(const fs::path& cargo, const fs::path& dir, c
   make_dirs(opts.run_root / ".assemble", ctx);
   fs::path out = opts.run_root / ".assemble" / ("cargo-metadata-" + std::to_string(::getpid()) + ".json");
   std::vector<std::string> argv{cargo.string(), "metadata", "--format-version", "1", "--no-deps"};
-  check_status(spawn_wait(argv, dir, opts.log, &out, ctx), argv, ctx);
+  check_status(run_host_command({.argv = argv,
+                                 .cwd = dir,
+                                 .log = opts.log,
+                                 .stdout_file = out,
+                                 .timeout = opts.build_timeout,
+                                 .context = ctx,
+                                 .name = ctx + ": cargo metadata"}),
+               argv, ctx);
   json meta = json::parse(read_text(out), nullptr, false);
   std::error_code ec;
   fs::remove(out, ec);
@@ -441,10 +307,10 @@ fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_
     dir = opts.run_root / ".assemble" / "src" / sanitize_name(*s.repo);
     if (!opts.no_build && !fs::exists(dir)) {
       make_dirs(dir.parent_path(), ctx);
-      run_program({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, opts.log,
-                  ctx + ": clone");
-      run_program({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, opts.log,
-                  ctx + ": checkout");
+      run_build_step({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, s, opts,
+                     ctx + ": clone");
+      run_build_step({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, s, opts,
+                     ctx + ": checkout");
     }
   }
   auto [kind, name] = cargo_artifact(s);
@@ -460,8 +326,9 @@ fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_
       argv.insert(argv.end(), {"--features", joined});
     }
     argv.insert(argv.end(), {kind == "examples" ? "--example" : "--bin", name});
-    if (opts.log) opts.log("binary '" + s.name + "': running " + display(argv) + " in " + dir.string());
-    run_program(argv, dir, opts.log, ctx + ": build");
+    if (opts.log)
+      opts.log("binary '" + s.name + "': running " + display_command(argv) + " in " + dir.string());
+    run_build_step(argv, dir, s, opts, ctx + ": build");
   }
   return target_artifact(cargo_metadata_target_dir(cargo, dir, opts, ctx), kind, name, ctx);
 }
@@ -599,9 +466,15 @@ std::map<std::string, std::string> assemble_binaries(const std::vector<BinarySpe
 }
 
 void run_program(const std::vector<std::string>& argv, const fs::path& cwd, const LogFn& log,
-                 const std::string& context) {
+                 const std::string& context, std::chrono::milliseconds timeout, const std::string& name) {
   if (argv.empty()) throw Error(context, "empty command");
-  check_status(spawn_wait(argv, cwd, log, nullptr, context), argv, context);
+  check_status(run_host_command({.argv = argv,
+                                 .cwd = cwd,
+                                 .log = log,
+                                 .timeout = timeout,
+                                 .context = context,
+                                 .name = name.empty() ? context : name}),
+               argv, context);
 }
 
 std::optional<fs::path> find_in_path(std::string_view exe) {

@@ -16,6 +16,7 @@
 // Not thread-safe: call from one thread per run root.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -29,6 +30,10 @@
 namespace patchbay::runner {
 
 using LogFn = std::function<void(const std::string&)>;
+
+// The deadline of each command a build runs (a generic `build`, git, cargo, a [[prepare]]
+// command): generous, so only a hung build hits it.
+inline constexpr std::chrono::milliseconds kBuildTimeout = std::chrono::minutes(30);
 
 struct BinarySpec {
   std::string name;
@@ -68,6 +73,7 @@ struct AssembleOpts {
   std::filesystem::path run_root;      // work files go to <run root>/.assemble/
   bool no_build = false;               // skip build commands (and clones); artifacts must exist
   LogFn log;                           // progress and build output lines; may be empty
+  std::chrono::milliseconds build_timeout = kBuildTimeout;  // per command, see run_program
 };
 
 // Resolves each binary once; returns name -> absolute path of an executable file.
@@ -87,8 +93,12 @@ std::map<std::string, std::string> assemble_binaries(const std::vector<BinarySpe
 // stdout and stderr to `log` (when set). A spawn failure or non-zero exit throws patchbay::Error
 // "<context>: '<command>' exited with status N" (or "killed by signal N").
 // A `build`/`cmd` given as a string is passed here as {"/bin/sh", "-c", string}.
+// The command runs in a process group of its own (runner/host_command.hpp); after `timeout` the
+// group is killed and TimeoutError "<name> timed out after 30m: '<command>' in '<cwd>' (process
+// group killed)" thrown, `name` being e.g. "build of binary 'relay'" (default: `context`).
 void run_program(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const LogFn& log,
-                 const std::string& context);
+                 const std::string& context, std::chrono::milliseconds timeout = kBuildTimeout,
+                 const std::string& name = {});
 
 // The first executable `exe` in $PATH, if any.
 std::optional<std::filesystem::path> find_in_path(std::string_view exe);

@@ -203,6 +203,9 @@ void run_prepare_cmd(const std::vector<std::string>& argv, const fs::path& cwd, 
 
 int prepare_command(const RunOptions& o) {
   Console con(false, o.verbose);
+  // Build commands run in process groups of their own, out of reach of the terminal's Ctrl-C:
+  // the flag lets run_program forward it to them.
+  install_interrupt_handler();
   try {
     auto sims = sim_files(o, con);
     if (sims.empty()) throw ConfigError("patchbay prepare", "no sim files found");
@@ -255,7 +258,7 @@ int prepare_command(const RunOptions& o) {
     return 0;
   } catch (const std::exception& e) {
     con.error(e.what());
-    return 1;
+    return interrupted() ? 130 : 1;
   }
 }
 

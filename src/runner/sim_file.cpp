@@ -11,9 +11,12 @@
 #include <set>
 #include <sstream>
 
+#include "config/toml_json.hpp"
+
 namespace patchbay::runner {
 
 namespace fs = std::filesystem;
+using config::toml_to_json;
 using nlohmann::json;
 
 namespace {
@@ -255,32 +258,6 @@ void resolve_topology(const toml::table& root, const fs::path& sim_dir, const fs
 }
 
 }  // namespace
-
-json toml_to_json(const toml::node& n) {
-  if (auto s = n.as_string()) return s->get();
-  if (auto i = n.as_integer()) return i->get();
-  if (auto f = n.as_floating_point()) return f->get();
-  if (auto b = n.as_boolean()) return b->get();
-  if (auto a = n.as_array()) {
-    json out = json::array();
-    for (auto& e : *a) out.push_back(toml_to_json(e));
-    return out;
-  }
-  if (auto t = n.as_table()) {
-    json out = json::object();
-    for (auto& [k, v] : *t) out[std::string(k.str())] = toml_to_json(v);
-    return out;
-  }
-  // Dates and times have no JSON type; their TOML spelling is what a user would expect to see.
-  std::ostringstream os;
-  if (auto d = n.as_date())
-    os << d->get();
-  else if (auto tm = n.as_time())
-    os << tm->get();
-  else if (auto dt = n.as_date_time())
-    os << dt->get();
-  return os.str();
-}
 
 SimFile load_sim(const fs::path& path, const fs::path& cwd) {
   SimFile sim;

@@ -57,7 +57,4 @@ bool looks_like_sim(const toml::table& root);
 // 1..100000 throws PhaseError("load-topology") naming the device and the value.
 std::map<std::string, int> counted_devices(const toml::table& topology);
 
-// TOML -> JSON as the step tables keep it: integers stay integers, dates and times become strings.
-nlohmann::json toml_to_json(const toml::node& node);
-
 }  // namespace patchbay::runner

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "patchbay/error.hpp"
 #include "runner/binaries.hpp"
@@ -176,6 +178,50 @@ TEST(RunnerBinary, FailingBuildNamesBinaryCommandAndStatus) {
   Assembler a;
   std::string err = error_of([&] { a.one({{"name", "bad"}, {"build", "exit 3"}, {"path", "x"}}); });
   EXPECT_TRUE(contains(err, "binary 'bad'") && contains(err, "'exit 3'") && contains(err, "status 3")) << err;
+}
+
+namespace {
+
+// Dead: gone, or a zombie nobody reaps (this machine's pid 1 does not).
+bool exited(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  auto paren = line.rfind(')');
+  return paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+bool exits_within(pid_t pid, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!exited(pid) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return exited(pid);
+}
+
+}  // namespace
+
+TEST(RunnerBinary, HungBuildIsKilledWithItsProcessGroupAtTheDeadline) {
+  Assembler a;
+  AssembleOpts o = a.opts();
+  o.build_timeout = std::chrono::milliseconds(500);
+  // The shell leaves a background sleep in its process group: the deadline must take both.
+  auto spec = parse_binary({{"name", "slow"}, {"build", "sleep 30 & echo $! > bg.pid; wait"}, {"path", "x"}},
+                           "sim.toml");
+  auto started = std::chrono::steady_clock::now();
+  std::string err = error_of([&] { assemble_binaries({spec}, {}, o); });
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_TRUE(contains(err, "build of binary 'slow' timed out after 500ms")) << err;
+  EXPECT_TRUE(contains(err, "'sleep 30 & echo $! > bg.pid; wait'")) << err;
+  pid_t bg = std::stoi(read(a.project.path / "bg.pid"));
+  EXPECT_TRUE(exits_within(bg, std::chrono::seconds(5))) << "background sleep " << bg << " survived";
+}
+
+TEST(RunnerBinary, BuildWithinTheDeadlineSucceeds) {
+  Assembler a;
+  AssembleOpts o = a.opts();
+  o.build_timeout = std::chrono::milliseconds(5000);
+  auto spec = parse_binary({{"name", "quick"}, {"build", "cp /bin/true out"}, {"path", "out"}}, "sim.toml");
+  EXPECT_EQ(assemble_binaries({spec}, {}, o).at("quick"), (a.project.path / "out").string());
 }
 
 TEST(RunnerBinary, BuildOverrideRunsTheSpecInTheGivenDirectory) {
