@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <set>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -37,19 +37,24 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// Every network namespace some task or open fd of the machine refers to.
-std::set<std::string> held_netns() {
-  std::set<std::string> out;
-  auto link = [&](const std::string& path) {
-    char buf[64];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
-    if (n > 5 && std::string_view(buf, 5) == "net:[")
-      out.insert(std::string(buf, static_cast<std::size_t>(n)));
-  };
+// Every network namespace some task or open fd of the machine refers to, with who holds it
+// ("<pid>(<comm>)"), so a failure names the holder.
+std::map<std::string, std::string> held_netns() {
+  std::map<std::string, std::string> out;
   std::error_code ec;
   for (auto& p : fs::directory_iterator("/proc", ec)) {
     const auto name = p.path().filename().string();
     if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    std::string comm;
+    auto link = [&](const std::string& path) {
+      char buf[64];
+      ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+      if (n <= 5 || std::string_view(buf, 5) != "net:[") return;
+      if (comm.empty()) std::getline(std::ifstream(p.path() / "comm"), comm);
+      auto& who = out[std::string(buf, static_cast<std::size_t>(n))];
+      const auto me = name + "(" + comm + ")";
+      if (who.find(me) == std::string::npos) who += (who.empty() ? "" : ",") + me;
+    };
     for (auto& t : fs::directory_iterator(p.path() / "task", ec)) link((t.path() / "ns/net").string());
     for (auto& f : fs::directory_iterator(p.path() / "fd", ec)) link(f.path().string());
   }
@@ -81,8 +86,8 @@ std::vector<pid_t> with_marker(const std::string& marker) {
 }
 
 struct World {
-  std::set<std::string> netns;
-  pbharness::Snapshot self;  // mounts, interfaces, nft tables, /tmp
+  std::map<std::string, std::string> netns;  // namespace -> holders
+  pbharness::Snapshot self;                  // mounts, interfaces, nft tables, /tmp
 };
 
 World world() {
@@ -129,8 +134,8 @@ std::string kill_and_compare(pid_t pid, const World& before, const std::function
       if (alive(k)) diff += "child " + std::to_string(k) + " alive; ";
     const auto now = world();
     std::string nsd;
-    for (auto& n : now.netns)
-      if (!before.netns.count(n)) nsd += " " + n;
+    for (auto& [n, who] : now.netns)
+      if (!before.netns.count(n)) nsd += " " + n + " by " + who;
     if (!nsd.empty()) diff += "namespaces still held:" + nsd + "; ";
     auto d = before.self.diff(now.self);
     // Only machine-wide state counts here: this process's own fds/threads/children do not change.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <regex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -66,14 +67,15 @@ class Cli {
   }
   std::string out() const { return pbtest::slurp(out_); }
   std::string err() const { return pbtest::slurp(err_); }
-  // The first match of `re` in stdout or stderr, waiting up to `timeout` for it.
-  std::optional<std::smatch> wait_for(const std::regex& re, bool on_stderr,
-                                      std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  // The groups of the first match of `re` in stdout or stderr, waiting up to `timeout` for it.
+  // Copies, not a std::smatch: the next call replaces the text a match would point into.
+  std::optional<std::vector<std::string>> wait_for(const std::regex& re, bool on_stderr,
+                                                   std::chrono::seconds timeout = std::chrono::seconds(60)) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
-      text_ = on_stderr ? err() : out();
+      const std::string text = on_stderr ? err() : out();
       std::smatch m;
-      if (std::regex_search(text_, m, re)) return m;
+      if (std::regex_search(text, m, re)) return std::vector<std::string>(m.begin(), m.end());
       if (exited_ || poll_exit()) return std::nullopt;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -101,7 +103,6 @@ class Cli {
   pid_t pid_ = -1;
   bool exited_ = false;
   int code_ = -1;
-  std::string text_;  // what the last wait_for() searched (std::smatch points into it)
 };
 
 const std::regex kServing(R"(patchbay: serving (.+) at http://127\.0\.0\.1:([0-9]+)/)");
