@@ -3,6 +3,7 @@
 // build a lab (a user namespace, or root).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,8 +49,11 @@ class Cli {
     std::vector<char*> argv{const_cast<char*>(kCli.c_str())};
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // A test that aborts (a sanitizer report, a crash) skips ~Cli: the server must not outlive it.
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(125);
       if (::chdir(dir.c_str()) != 0) ::_exit(126);
       int o = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       int e = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
