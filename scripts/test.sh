@@ -43,8 +43,8 @@ cd "$dir"
 if ((rootless)) && [ "$(id -u)" -eq 0 ]; then
   # The library enters a user namespace by itself (SPEC 1.5); only what ctest and the tests write
   # into the build directory must be writable for nobody.
-  mkdir -p Testing ui-screenshots
-  chmod -R a+rwX Testing ui-screenshots
+  mkdir -p Testing ui-screenshots ui-test-build
+  chmod -R a+rwX Testing ui-screenshots ui-test-build
   exec setpriv --reuid=65534 --regid=65534 --clear-groups -- ctest --output-on-failure --timeout 600 -j2 "$@"
 fi
 ctest --output-on-failure --timeout 600 -j2 "$@"

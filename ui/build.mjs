@@ -1,7 +1,8 @@
 // Builds the page: src/main.ts bundled by esbuild and src/styles.css, both inlined into
 // src/index.html, so the server embeds one self-contained file (no CDN, no second request).
 // Written to dist/index.html, or to the path after --out (the C++ build writes into its build dir).
-// `node build.mjs --tests` instead bundles test/*.test.ts into .test-build/ for `node --test`.
+// `node build.mjs --tests` instead bundles test/*.test.ts for `node --test` into .test-build/, or
+// into $UI_TEST_BUILD_DIR (ctest points it into the build dir: the source tree may be read-only).
 import { build } from "esbuild";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -42,13 +43,14 @@ async function buildPage() {
 async function buildTests() {
   const dir = join(root, "test");
   const entries = (await readdir(dir)).filter((f) => f.endsWith(".test.ts")).map((f) => join(dir, f));
-  await rm(join(root, ".test-build"), { recursive: true, force: true });
+  const outdir = process.env.UI_TEST_BUILD_DIR ? resolve(process.env.UI_TEST_BUILD_DIR) : join(root, ".test-build");
+  await rm(outdir, { recursive: true, force: true });
   await build({
     entryPoints: entries,
     bundle: true,
     platform: "node",
     format: "esm",
-    outdir: join(root, ".test-build"),
+    outdir,
     outExtension: { ".js": ".mjs" },
     packages: "external",
     logLevel: "warning",

@@ -350,10 +350,7 @@ void wan_guards(sys::NftBatch& b, const NatParams& p, const ProtoSets (&sets)[2]
 
 void add_nat_ruleset(sys::NftBatch& b, const NatParams& p, bool replace) {
   const auto& c = p.cfg;
-  if (replace) {
-    b.add_table(kNatTable);
-    b.delete_table(kNatTable);
-  }
+  if (replace) add_nat_remove(b);
   b.add_table(kNatTable);
   // nft creates a table's chains before its sets, then the rules; handles follow that order.
   b.add_chain(kNatTable, "pre_lan", NftBaseChain{"filter", NF_INET_PRE_ROUTING, kPrioMangle});
@@ -430,10 +427,7 @@ void outbound_policy(sys::NftBatch& b, const std::string& wan, std::uint8_t prot
 
 void add_firewall_ruleset(sys::NftBatch& b, const FirewallParams& p, bool replace) {
   const auto& c = p.cfg;
-  if (replace) {
-    b.add_table(kFirewallTable);
-    b.delete_table(kFirewallTable);
-  }
+  if (replace) add_firewall_remove(b);
   b.add_table(kFirewallTable);
   b.add_chain(kFirewallTable, "forward", NftBaseChain{"filter", NF_INET_FORWARD, kPrioFilter});
   {  // ct state established,related accept

@@ -1,14 +1,19 @@
 // `host_snapshot save FILE` / `host_snapshot check FILE`: the host's network state (links,
 // addresses, IPv4/IPv6 routes, the nft ruleset, forwarding and related sysctls) written before the
 // suite and compared after it (ctest fixture HostSnapshot, tests/harness/CMakeLists.txt). Exit 1
-// with the differing lines when the suite changed the host.
+// with the differing lines when the suite changed the host. As an unprivileged user (scripts/test.sh
+// --rootless) the host's nft ruleset cannot be read: the snapshot records that instead, and such a
+// user cannot change it either.
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -88,10 +93,17 @@ int main(int argc, char** argv) {
   }
   const auto now = state();
   if (mode == "save") {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(argv[2]).parent_path(), ec);
     std::ofstream f(argv[2]);
     for (auto& l : now) f << l << "\n";
+    f.close();
+    if (!f) {
+      std::fprintf(stderr, "host_snapshot: cannot write %s: %s\n", argv[2], std::strerror(errno));
+      return 1;
+    }
     std::printf("host_snapshot: %zu lines saved to %s\n", now.size(), argv[2]);
-    return f ? 0 : 1;
+    return 0;
   }
   std::vector<std::string> before;
   {
