@@ -215,7 +215,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
 // The router-side port goes away with its veth (and the device end with it); the engine forgets
 // the port; the addresses go back to the router's pools.
 void LabCore::unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx) {
-  if (auto* eng = engine_if_started()) eng->remove_port(i.router.value, i.port_ifindex);
+  if (auto* eng = services_->engine_if_started()) eng->remove_port(i.router.value, i.port_ifindex);
   if (auto rt = router(i.router)) {
     try {
       sys::NlBatch b(ctx);

@@ -91,10 +91,11 @@ LabCore::LabCore(LabOpts opts)
   // The filter of the per-node files, parsed once here: enabled() on a hot path only compares.
   // A bad LabOpts::log_filter is the caller's error (also without an outdir, so it shows at once);
   // a bad environment variable must not stop the lab.
+  std::shared_ptr<const log::detail::Filter> log_filter;
   if (opts_.outdir() || opts_.log_filter()) {
     std::vector<std::string> errors;
     const std::string spec = opts_.log_filter().value_or(log::detail::filter_from_env());
-    log_filter_ = std::make_shared<const log::detail::Filter>(log::detail::Filter::parse(spec, &errors));
+    log_filter = std::make_shared<const log::detail::Filter>(log::detail::Filter::parse(spec, &errors));
     if (!errors.empty() && opts_.log_filter())
       throw InvalidArgument("lab '" + prefix_ + "': log_filter", "invalid directive " + errors.front());
     for (const auto& e : errors)
@@ -106,6 +107,8 @@ LabCore::LabCore(LabOpts opts)
     writer_ = std::make_unique<events::OutputWriter>(
         *opts_.outdir(), opts_.label() && !opts_.label()->empty() ? *opts_.label() : prefix_,
         "lab '" + prefix_ + "'");
+  logs_ = std::make_unique<NodeLogs>(writer_ ? std::optional(writer_->dir()) : std::nullopt,
+                                     std::move(log_filter));
   bus_.set_sink([this](const LabEvent& ev) {
     {
       std::lock_guard lk(state_mu_);
@@ -114,6 +117,19 @@ LabCore::LabCore(LabOpts opts)
     if (writer_) writer_->enqueue(ev);  // unbounded queue, no I/O: safe under the bus lock
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
+  // The callbacks run on service threads, which stop() joins in shutdown(), before any member
+  // they reach is destroyed.
+  services_ = std::make_unique<LabServices>(
+      prefix_, seed_, *setup_,
+      [this](const std::string& service, const std::string& what, const std::string& message) {
+        service_error(service, what, message);
+      },
+      [this](const ChildState& c) {
+        nlohmann::json f{{"node", c.node_name}, {"pid", c.pid}, {"exit_code", nullptr}};
+        if (c.status && c.status->code) f["exit_code"] = *c.status->code;
+        if (c.status && c.status->signal) f["signal"] = *c.status->signal;
+        emit("command_exited", std::move(f));
+      });
   create_root();
 }
 
@@ -247,11 +263,7 @@ void LabCore::shutdown() {
     if (closing_) return;
     closing_ = true;  // under op_mu_: no operation starts after this
   }
-  std::shared_ptr<Spawner> sp;
-  {
-    std::lock_guard lk(spawner_mu_);
-    sp = std::move(spawner_);
-  }
+  std::shared_ptr<Spawner> sp = services_->close();
   if (sp) sp->terminate(std::nullopt, opts_.child_grace());
   // Operations in flight finish before anything goes. One may still be starting a child through
   // the spawner it already held, or waiting for one: keep killing them meanwhile.
@@ -278,31 +290,12 @@ void LabCore::shutdown() {
     names_.clear();
   }
   if (ix_) nodes.push_back(ix_);
-  {
-    std::unique_lock lk(sinks_mu_);
-    sinks_.clear();
-  }
+  logs_->clear();
   for (auto& n : nodes) {
     n->alive = false;
     n->stop_workers();
   }
-  {
-    std::unique_ptr<nat::Controller> ctrl;
-    std::unique_ptr<EventLoop> loop;
-    {
-      std::lock_guard lk(loop_mu_);
-      ctrl = std::move(nat_ctrl_);
-      loop = std::move(loop_);
-    }
-    ctrl.reset();  // detaches through the loop, so before it
-    loop.reset();
-    std::unique_ptr<link::Engine> eng;
-    {
-      std::lock_guard lk(engine_mu_);
-      eng = std::move(engine_);
-    }
-    eng.reset();  // before the setup thread: it may still be opening a packet socket
-  }
+  services_->stop();
   setup_->stop();
   // Every event of the teardown (command_exited of the children above) is published by now: the
   // writer drains them and writes the final state.json ("stopped") before the namespaces go.
@@ -320,53 +313,7 @@ void LabCore::shutdown() {
 }
 
 void LabCore::terminate_children(NodeId id) {
-  std::shared_ptr<Spawner> sp;
-  {
-    std::lock_guard lk(spawner_mu_);
-    sp = spawner_;
-  }
-  if (sp) sp->terminate(id, opts_.child_grace());
-}
-
-std::shared_ptr<Spawner> LabCore::spawner() {
-  std::lock_guard lk(spawner_mu_);
-  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab is shut down");
-  if (!spawner_) {
-    std::weak_ptr<LabCore> weak = weak_from_this();
-    spawner_ = std::make_shared<Spawner>([weak](const ChildState& c) {
-      auto self = weak.lock();
-      if (!self) return;
-      nlohmann::json f{{"node", c.node_name}, {"pid", c.pid}, {"exit_code", nullptr}};
-      if (c.status && c.status->code) f["exit_code"] = *c.status->code;
-      if (c.status && c.status->signal) f["signal"] = *c.status->signal;
-      self->emit("command_exited", std::move(f));
-    });
-  }
-  return spawner_;
-}
-
-std::shared_ptr<log::detail::NodeSink> LabCore::make_node_log(NodeKind kind, const std::string& name) const {
-  if (!writer_ || kind == NodeKind::Ix) return nullptr;  // the IX has no files (SPEC 13.1)
-  return std::make_shared<log::detail::NodeSink>(
-      writer_->dir(), kind == NodeKind::Router ? consts::kKindRouter : consts::kKindDevice, name,
-      log_filter_);
-}
-
-std::shared_ptr<log::detail::NodeSink> LabCore::node_sink(NodeId id) const {
-  std::shared_lock lk(sinks_mu_);
-  auto it = sinks_.find(id.value);
-  return it == sinks_.end() ? nullptr : it->second;
-}
-
-void LabCore::publish_sink(NodeId id, std::shared_ptr<log::detail::NodeSink> sink) {
-  if (!sink) return;
-  std::unique_lock lk(sinks_mu_);
-  sinks_[id.value] = std::move(sink);
-}
-
-void LabCore::withdraw_sink(NodeId id) {
-  std::unique_lock lk(sinks_mu_);
-  sinks_.erase(id.value);
+  services_->terminate_children(id, opts_.child_grace());
 }
 
 // ---- lookups ----

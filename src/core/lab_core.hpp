@@ -23,6 +23,8 @@
 
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
+#include "core/node_logs.hpp"
+#include "core/services.hpp"
 #include "events/bus.hpp"
 #include "events/writer.hpp"
 #include "exec/event_loop.hpp"
@@ -61,6 +63,9 @@ std::shared_ptr<Netns> adopt(sys::PreparedNs p);
 enum class NodeKind { Ix, Router, Device };
 struct RaService;  // ra.cpp
 
+// InvalidArgument naming the node unless `n` is a valid node name (1-64 of [A-Za-z0-9_-], not
+// starting with the reserved "region_").
+void validate_node_name(const std::string& kind, const std::string& n);
 // InvalidArgument naming the device unless `n` is a valid Linux interface name (1-15 characters).
 void validate_ifname(const std::string& dev, const std::string& n);
 
@@ -331,14 +336,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::string router_name(NodeId id) const;
 
   events::EventBus& bus() { return bus_; }
-  // A node's log files under the run directory; null without an output directory.
-  std::shared_ptr<log::detail::NodeSink> make_node_log(NodeKind kind, const std::string& name) const;
-  // The log sink of a live node, or null. Readers share sinks_mu_ only (never the lab lock), so
-  // loggers on many threads neither wait for builds nor for each other. A node's sink is
-  // published when it becomes alive and withdrawn when it stops being so.
-  std::shared_ptr<log::detail::NodeSink> node_sink(NodeId id) const;
-  void publish_sink(NodeId id, std::shared_ptr<log::detail::NodeSink> sink);
-  void withdraw_sink(NodeId id);
+  // The per-node log files (made at build, published while the node is alive).
+  NodeLogs& node_logs() { return *logs_; }
   // The resolved run directory (SPEC 13.1); nullopt when the lab writes no output.
   std::optional<std::filesystem::path> run_dir() const {
     return writer_ ? std::optional(writer_->dir()) : std::nullopt;
@@ -349,8 +348,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
     std::lock_guard lk(state_mu_);
     return state_;
   }
-  std::shared_ptr<Spawner> spawner();  // started on first use
-  void terminate_children(NodeId id);  // of one node, with the lab's grace period
+  LabServices& services() { return *services_; }  // event loop, NAT controller, engine, spawner
+  void terminate_children(NodeId id);             // of one node, with the lab's grace period
   bool closing() const { return closing_.load(); }
 
   nlohmann::json router_state(const RouterRec& r) const;  // RouterState fields (SPEC 13.3)
@@ -365,9 +364,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall = nullptr);
   void apply_netfilter_at_build(RouterRec& r);
   void apply_firewall(RouterRec& r, const Firewall& f);
-  detail::EventLoop& loop();  // started on first use
-  nat::Controller& nat_controller();
+  // build_router in two steps: the addresses from the plan (lab lock held), then the kernel
+  // objects (namespace, sysctls, LAN bridge, uplink veth) without the lab lock.
+  void alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const RouterRec* parent,
+                          const std::string& owner);
+  void wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* parent);
   void teardown_router_kernel(RouterRec& r);
+  // build_device's kernel step: the namespace, one veth per interface (created from each router's
+  // side), addresses and the default routes. `rts`: the device's routers by id.
+  using RouterMap = std::map<std::uint64_t, std::shared_ptr<RouterRec>>;
+  void wire_device(DeviceRec& d, RouterMap& rts);
   void release_router_allocs(RouterRec& r);
   void release_device_allocs(DeviceRec& d);
   std::vector<AncestorRoute> routes_for(const RouterRec& r) const;  // lab lock held
@@ -378,8 +384,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   static std::vector<sys::Sysctl> bridge_sysctls();
   void emit(const std::string& kind, nlohmann::json fields);
 
-  link::Engine* engine_if_started();
-  link::Engine& engine();                  // started on first use
   void ensure_segment(std::uint64_t seg);  // router id, or 1 = the IX
   link::PortSpec device_port(const DeviceRec& d, const IfaceRec& i) const;
   link::PortSpec uplink_port(const RouterRec& r) const;
@@ -427,22 +431,12 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   // events.jsonl/state.json, only with an outdir. Declared before bus_ so the bus sink's target
   // outlives the bus; stopped by shutdown(), never reset before the destructor.
   std::unique_ptr<events::OutputWriter> writer_;
-  std::shared_ptr<const log::detail::Filter> log_filter_;  // of the per-node files, parsed once
   events::EventBus bus_;
   mutable std::mutex state_mu_;
-  mutable std::shared_mutex sinks_mu_;  // guards sinks_ only; a leaf lock
-  std::unordered_map<std::uint64_t, std::shared_ptr<log::detail::NodeSink>> sinks_;
-  LabState state_;  // the reducer applied to every event (what state.json will hold)
-  std::mutex loop_mu_;
-  std::unique_ptr<detail::EventLoop> loop_;
-  std::unique_ptr<nat::Controller> nat_ctrl_;
-  std::mutex spawner_mu_;
-  std::shared_ptr<Spawner> spawner_;
-  std::mutex engine_mu_;
-  std::unique_ptr<link::Engine> engine_;
-  std::mutex ra_mu_;
-  std::vector<std::shared_ptr<RaService>> ra_services_;  // kept until the loop is gone
-  std::unique_ptr<DnsOverlay> dns_;                      // made in the constructor, emptied by shutdown()
+  std::unique_ptr<NodeLogs> logs_;         // made right after writer_
+  LabState state_;                         // the reducer applied to every event (what state.json will hold)
+  std::unique_ptr<LabServices> services_;  // made right after setup_, stopped by shutdown()
+  std::unique_ptr<DnsOverlay> dns_;        // made in the constructor, emptied by shutdown()
 
   // Regions: records guarded by mu_; region operations serialised by region_mu_ (never held
   // while waiting for mu_'s holders to reach the kernel).

@@ -54,23 +54,8 @@ void assign(std::optional<LinkCondition>& up, std::optional<LinkCondition>& down
 
 }  // namespace
 
-link::Engine* LabCore::engine_if_started() {
-  std::lock_guard lk(engine_mu_);
-  return engine_.get();
-}
-
-link::Engine& LabCore::engine() {
-  std::lock_guard lk(engine_mu_);
-  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab is shut down");
-  if (!engine_)
-    engine_ = std::make_unique<link::Engine>(*setup_, [s = seed_](std::uint64_t id, std::uint64_t purpose) {
-      return core::seed3(s, id, purpose);
-    });
-  return *engine_;
-}
-
 void LabCore::ensure_segment(std::uint64_t seg) {
-  auto& eng = engine();
+  auto& eng = services_->engine();
   std::shared_ptr<Netns> ns;
   int bridge = 0;
   sys::Mac mac{};
@@ -117,17 +102,17 @@ void LabCore::push_iface(DeviceRec& d, IfaceRec& i) {
     std::lock_guard lk(rt->mu);
     downlink = rt->downlink.has_value();
   }
-  auto* eng = engine_if_started();
+  auto* eng = services_->engine_if_started();
   if (!up && !down && !downlink && !eng) return;  // nothing to do, and no engine to start
   ensure_segment(i.router.value);
-  engine().set_port(i.router.value, device_port(d, i), std::move(up), std::move(down));
+  services_->engine().set_port(i.router.value, device_port(d, i), std::move(up), std::move(down));
 }
 
 void LabCore::push_uplink(RouterRec& r) {
   auto up = dir_config(r.uplink_up), down = dir_config(r.uplink_down);
-  if (!up && !down && !engine_if_started()) return;
+  if (!up && !down && !services_->engine_if_started()) return;
   ensure_segment(uplink_segment(r));
-  engine().set_port(uplink_segment(r), uplink_port(r), std::move(up), std::move(down));
+  services_->engine().set_port(uplink_segment(r), uplink_port(r), std::move(up), std::move(down));
 }
 
 void LabCore::set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c,
@@ -169,7 +154,7 @@ void LabCore::set_downlink_condition(RouterRec& r, std::optional<LinkCondition> 
 
 void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c) {
   auto cfg = dir_config(c);
-  if (c || engine_if_started()) {
+  if (c || services_->engine_if_started()) {
     // Every port of the LAN: device interfaces and sub-router uplinks that exist right now.
     // Devices still being built check the router's downlink after they are alive.
     std::vector<link::PortSpec> ports;
@@ -189,14 +174,14 @@ void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c
         if (i.router == r.id) ports.push_back(device_port(*d, i));
     for (auto& k : kids) ports.push_back(uplink_port(*k));
     ensure_segment(r.id.value);
-    engine().set_downlink(r.id.value, cfg, ports);
+    services_->engine().set_downlink(r.id.value, cfg, ports);
   }
   r.downlink = c;
 }
 
 LinkStats LabCore::iface_link_stats(const DeviceRec&, const IfaceRec& i) {
   LinkStats s;
-  if (auto* eng = engine_if_started()) {
+  if (auto* eng = services_->engine_if_started()) {
     auto st = eng->stats(i.router.value, i.port_ifindex);
     s.up = to_public(st.up);
     s.down = to_public(st.down);
@@ -208,7 +193,7 @@ LinkStats LabCore::iface_link_stats(const DeviceRec&, const IfaceRec& i) {
 
 LinkStats LabCore::uplink_stats(const RouterRec& r) {
   LinkStats s;
-  if (auto* eng = engine_if_started()) {
+  if (auto* eng = services_->engine_if_started()) {
     auto st = eng->stats(uplink_segment(r), r.parent_port_ifindex);
     s.up = to_public(st.up);
     s.down = to_public(st.down);
@@ -218,7 +203,7 @@ LinkStats LabCore::uplink_stats(const RouterRec& r) {
 }
 
 LinkCounters LabCore::downlink_stats(const RouterRec& r) {
-  if (auto* eng = engine_if_started())
+  if (auto* eng = services_->engine_if_started())
     if (auto c = eng->downlink_stats(r.id.value)) return to_public(*c);
   return {};
 }
@@ -242,19 +227,20 @@ void LabCore::attach_router_links(RouterRec& r) {
       }
       if (dl) {
         ensure_segment(p->id.value);
-        engine().set_port(p->id.value, uplink_port(r), dir_config(r.uplink_up), dir_config(r.uplink_down));
+        services_->engine().set_port(p->id.value, uplink_port(r), dir_config(r.uplink_up),
+                                     dir_config(r.uplink_down));
       }
     }
 }
 
 void LabCore::detach_device_links(const DeviceRec& d) {
-  auto* eng = engine_if_started();
+  auto* eng = services_->engine_if_started();
   if (!eng) return;
   for (auto& i : d.ifaces) eng->remove_port(i.router.value, i.port_ifindex);
 }
 
 void LabCore::detach_router_links(const RouterRec& r) {
-  auto* eng = engine_if_started();
+  auto* eng = services_->engine_if_started();
   if (!eng) return;
   eng->remove_port(uplink_segment(r), r.parent_port_ifindex);
   eng->remove_segment(r.id.value);

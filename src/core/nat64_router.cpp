@@ -74,24 +74,25 @@ void LabCore::start_nat64(RouterRec& r) {
   acc.fd = wp->fd.get();
   acc.commit = [wp](sys::NlBatch& b) { wp->commit(b); };
   acc.alloc_ifindex = [wp] { return wp->alloc_ifindex(); };
-  engine().add_l3(kEngineIdBase + r.id.value, std::move(acc), wi, rmac, wmac,
-                  [tr, out = std::vector<nat64::Out>()](std::uint16_t type, std::span<const std::uint8_t> pkt,
-                                                        auto& emit) mutable {
-                    out.clear();
-                    if (type == 0x86dd)
-                      tr->from_v6(pkt, now_ns(), out);
-                    else
-                      tr->from_v4(pkt, now_ns(), out);
-                    for (auto& o : out)
-                      emit.emplace_back(o.to == nat64::Side::V4 ? 0x0800 : 0x86dd, std::move(o.bytes));
-                  });
+  services_->engine().add_l3(kEngineIdBase + r.id.value, std::move(acc), wi, rmac, wmac,
+                             [tr, out = std::vector<nat64::Out>()](
+                                 std::uint16_t type, std::span<const std::uint8_t> pkt, auto& emit) mutable {
+                               out.clear();
+                               if (type == 0x86dd)
+                                 tr->from_v6(pkt, now_ns(), out);
+                               else
+                                 tr->from_v4(pkt, now_ns(), out);
+                               for (auto& o : out)
+                                 emit.emplace_back(o.to == nat64::Side::V4 ? 0x0800 : 0x86dd,
+                                                   std::move(o.bytes));
+                             });
   r.nat64_ifindex = ri;
   r.nat64_wire_ifindex = wi;
 }
 
 void LabCore::stop_nat64(RouterRec& r) {
   if (!r.nat64_ifindex) return;
-  if (auto* eng = engine_if_started()) eng->remove_l3(kEngineIdBase + r.id.value);
+  if (auto* eng = services_->engine_if_started()) eng->remove_l3(kEngineIdBase + r.id.value);
   try {
     sys::NlBatch b(r.describe() + ": remove NAT64");
     sys::del_link(b, r.nat64_ifindex, "delete nat64");

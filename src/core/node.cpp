@@ -65,7 +65,7 @@ std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
 std::shared_ptr<log::detail::NodeSink> sink_of(const std::weak_ptr<LabCore>& lab, NodeId id) {
   auto c = lab.lock();
   if (!c || c->closing()) return nullptr;
-  return c->node_sink(id);
+  return c->node_logs().find(id);
 }
 
 }  // namespace
@@ -239,7 +239,7 @@ Child Node::spawn_command(Command cmd) {
   std::shared_ptr<detail::ChildState> st;
   try {
     auto cmdline = cmd.to_string();
-    st = c->spawner()->spawn(spec, r->id, r->name, [&](const detail::ChildState& cs) {
+    st = c->services().spawner()->spawn(spec, r->id, r->name, [&](const detail::ChildState& cs) {
       c->bus().publish("command_spawned", {{"node", r->name}, {"pid", cs.pid}, {"cmd", cmdline}});
     });
   } catch (const ProcessError& e) {

@@ -182,7 +182,7 @@ void LabCore::ensure_ra(RouterRec& r) {
   });
   s->timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!s->timer) sys::throw_errno(s->what, "timerfd_create");
-  auto& l = loop();
+  auto& l = services_->loop();
   std::weak_ptr<RaService> weak = s;
   l.watch(s->sock.get(), EPOLLIN, [weak](std::uint32_t) {
     if (auto sp = weak.lock()) sp->on_solicit();
@@ -198,21 +198,12 @@ void LabCore::ensure_ra(RouterRec& r) {
   s->arm();
   s->send();
   r.ra = s;
-  std::lock_guard lk(ra_mu_);
-  ra_services_.push_back(s);
+  services_->keep_ra(std::move(s));
 }
 
 void LabCore::stop_ra(RouterRec& r) {
   if (!r.ra) return;
-  {
-    std::lock_guard lk(loop_mu_);
-    if (loop_) {
-      loop_->unwatch(r.ra->sock.get());
-      loop_->unwatch(r.ra->timer.get());
-    }
-  }
-  std::lock_guard lk(ra_mu_);
-  std::erase(ra_services_, r.ra);
+  services_->drop_ra(r.ra, r.ra->sock.get(), r.ra->timer.get());
   r.ra.reset();
 }
 

@@ -216,7 +216,8 @@ void LabCore::link_regions(std::uint32_t ia, std::uint32_t ib, const RegionLink&
     acc.fd = wp->fd.get();
     acc.commit = [wp](sys::NlBatch& b) { wp->commit(b); };
     acc.alloc_ifindex = [wp] { return wp->alloc_ifindex(); };
-    engine().add_p2p(rec.engine_id, std::move(acc), wa, wb, what, link::DirConfig{limits, nullptr});
+    services_->engine().add_p2p(rec.engine_id, std::move(acc), wa, wb, what,
+                                link::DirConfig{limits, nullptr});
   } catch (...) {
     std::lock_guard lk(mu_);
     plan_.release_region_link(rec.alloc.k);

@@ -6,44 +6,6 @@
 
 namespace patchbay::detail {
 
-EventLoop& LabCore::loop() {
-  std::lock_guard lk(loop_mu_);
-  // Never made again once shutdown() has taken it (it does so under loop_mu_, after closing_).
-  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab has been shut down");
-  if (!loop_) {
-    // A failing handler (NAT queue, RA socket) is reported and the loop carries on.
-    std::weak_ptr<LabCore> weak = weak_from_this();
-    loop_ =
-        std::make_unique<EventLoop>("patchbay:loop", [weak](const std::string& what, std::exception_ptr e) {
-          auto self = weak.lock();
-          if (!self) return;
-          std::string msg = "unknown exception";
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            msg = ex.what();
-          } catch (...) {
-          }
-          self->service_error("event loop", what, msg);
-        });
-  }
-  return *loop_;
-}
-
-nat::Controller& LabCore::nat_controller() {
-  auto& l = loop();
-  std::lock_guard lk(loop_mu_);
-  if (closing_) throw Removed("lab '" + prefix_ + "'", "the lab has been shut down");
-  if (!nat_ctrl_) {
-    std::weak_ptr<LabCore> weak = weak_from_this();
-    nat_ctrl_ = std::make_unique<nat::Controller>(l, seed_, [weak](NodeId router, const std::string& msg) {
-      if (auto self = weak.lock())
-        self->service_error("nat controller", "router " + std::to_string(router.value), msg);
-    });
-  }
-  return *nat_ctrl_;
-}
-
 void LabCore::open_netfilter(RouterRec& r) {
   if (r.nft && r.nfnl) return;
   setup_->in_netns(r.ns->fd.get(), [&] {
@@ -69,7 +31,7 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall) {
     }
     r.nat_installed = false;
     if (r.nat_attached) {
-      nat_controller().detach(r.id);
+      services_->nat_controller().detach(r.id);
       r.nat_attached = false;
     }
     return;
@@ -93,10 +55,10 @@ void LabCore::apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall) {
   });
   // The controller must hold the queue before the rule that feeds it exists.
   if (!r.nat_attached) {
-    nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip, r.log);
+    services_->nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip, r.log);
     r.nat_attached = true;
   } else {
-    nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
+    services_->nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
   }
   sys::NftBatch b(NFPROTO_IPV4);
   if (!r.queue_installed) nat::add_nat_queue_table(b);

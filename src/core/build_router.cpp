@@ -1,0 +1,375 @@
+// Turning router configurations into namespaces, bridges, uplinks, addresses and routes, and back.
+#include <algorithm>
+
+#include "core/ids.hpp"
+#include "core/lab_core.hpp"
+#include "core/macs.hpp"
+#include "patchbay/consts.hpp"
+#include "sys/sysctl.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+std::string host_pool_msg(const std::string& owner, const auto& net, std::uint64_t hosts) {
+  return "downstream subnet " + net.to_string() + " of " + owner + " exhausted (" + std::to_string(hosts) +
+         " hosts); use downstream_cidr with a shorter prefix";
+}
+
+// The LAN pool of a router that names none (SPEC 3): NAT kinds not listed get a private pool.
+constexpr std::pair<Nat::Kind, AddressPool> kPoolByNat[] = {
+    {Nat::Kind::None, AddressPool::Public},  // routed: its LAN is reachable from everywhere
+    {Nat::Kind::Cgnat, AddressPool::Cgnat},  // 100.64.0.0/10 behind carrier-grade NAT
+};
+
+AddressPool default_pool(Nat::Kind k) {
+  for (auto [kind, pool] : kPoolByNat)
+    if (kind == k) return pool;
+  return AddressPool::Private;
+}
+
+// Everything about a router configuration that can be refused before anything is allocated.
+void validate_router(const RouterConfig& cfg, const std::string& owner) {
+  if (!cfg.region_bridge) validate_node_name("router", cfg.name);
+  const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support);
+  if (cfg.nat_v6 != NatV6Mode::None && !v6)
+    throw InvalidArgument(owner, "nat_v6 " + to_string(cfg.nat_v6) + " needs IPv6 (ip_support is " +
+                                     to_string(cfg.ip_support) + ")");
+  if (cfg.nat.kind() != Nat::Kind::None && !v4)
+    throw InvalidArgument(owner, "nat " + cfg.nat.to_string() + " needs IPv4 (ip_support is " +
+                                     to_string(cfg.ip_support) + ")");
+  if (cfg.cidr && cfg.cidr->prefix_len() > 30)
+    throw InvalidArgument(owner, "downstream_cidr " + cfg.cidr->to_string() + ": prefix longer than /30");
+  if (cfg.cidr6 && cfg.cidr6->prefix_len() > 126)
+    throw InvalidArgument(owner,
+                          "downstream_cidr_v6 " + cfg.cidr6->to_string() + ": prefix longer than /126");
+}
+
+// NAT64 needs an IPv4 uplink even for an IPv6-only LAN (RouterPreset::IspV6, SPEC 4.6).
+bool needs_wan4(const RouterConfig& cfg) {
+  return has_v4(cfg.ip_support) || cfg.nat_v6 == NatV6Mode::Nat64;
+}
+
+// The record of a new router: its configuration and names, no addresses yet.
+std::shared_ptr<RouterRec> router_record(const RouterConfig& cfg, NodeId id, std::uint64_t lab_seq,
+                                         const RouterRec* parent) {
+  auto r = std::make_shared<RouterRec>(NodeKind::Router, id, cfg.name);
+  r->lan_switch = NodeId{id.value + 1};
+  r->ns_label = "lab" + std::to_string(lab_seq) + "-r" + std::to_string(id.value);
+  r->upstream = cfg.upstream;
+  r->region = cfg.region ? cfg.region : parent ? parent->region : std::nullopt;
+  r->region_router = cfg.region_bridge.has_value();
+  r->ip_support = cfg.ip_support;
+  r->pool = cfg.pool.value_or(default_pool(cfg.nat.kind()));  // explicit or from a preset
+  r->mtu = cfg.mtu;
+  r->downlink = cfg.downlink;
+  r->uplink_up = cfg.uplink_up;
+  r->uplink_down = cfg.uplink_down;
+  r->nat = cfg.nat;
+  r->nat_v6 = cfg.nat_v6;
+  r->firewall = cfg.firewall;
+  r->preset = cfg.preset;
+  r->ra_enabled = cfg.ra_enabled;
+  r->ra_interval = std::max<std::uint64_t>(1, cfg.ra_interval);
+  r->ra_lifetime = cfg.ra_lifetime;
+  r->wan_name = parent ? "wan" : "ix";
+  r->parent_port_name = (parent ? "h" : "r") + std::to_string(id.value);
+  return r;
+}
+
+}  // namespace
+
+std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
+  const std::string owner = "router '" + cfg.name + "'";
+  validate_router(cfg, owner);
+  const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support);
+  std::shared_ptr<RouterRec> r;
+  std::shared_ptr<RouterRec> parent;
+  std::vector<AncestorRoute> routes;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) throw Removed(owner, "the lab is shut down");
+    if (names_.count(cfg.name)) throw AlreadyExists(owner, "build: the name is already used by another node");
+    if (cfg.upstream) {
+      auto it = routers_.find(cfg.upstream->value);
+      if (it == routers_.end() || !it->second->alive)
+        throw NotFound(owner,
+                       "build: upstream router " + std::to_string(cfg.upstream->value) + " does not exist");
+      parent = it->second;
+      if (v4 && !parent->hosts4 && !v6)
+        throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv4 LAN");
+      if (v6 && !parent->hosts6 && !v4)
+        throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv6 LAN");
+    }
+    NodeId id{next_id_};
+    r = router_record(cfg, id, seq_, parent.get());
+    r->log = logs_->make(consts::kKindRouter, cfg.name);
+    // Allocate everything first; on any failure give it all back (the plan is transactional
+    // only at this level).
+    try {
+      alloc_router_addrs(*r, cfg, parent.get(), owner);
+    } catch (...) {
+      release_router_allocs(*r);
+      throw;
+    }
+    next_id_ += 2;
+    names_.emplace(cfg.name, id);
+    routers_.emplace(id.value, r);
+    if (parent) parent->children.insert(id);
+    routes = routes_for(*r);
+    r->ancestor_routes = routes;
+  }
+
+  try {
+    wire_router(*r, cfg, parent.get());
+    install_routes(routes);
+    apply_netfilter_at_build(*r);
+    if (cfg.block_frag_needed) set_block_frag_needed(*r, true, false);
+    if (r->nat_v6 != NatV6Mode::None) apply_nat_v6(*r, r->nat_v6);
+  } catch (...) {
+    remove_routes(routes);
+    if (r->nat_attached) services_->nat_controller().detach(r->id);
+    std::lock_guard lk(mu_);
+    names_.erase(cfg.name);
+    routers_.erase(r->id.value);
+    if (parent) parent->children.erase(r->id);
+    release_router_allocs(*r);
+    r->ns.reset();
+    throw;
+  }
+  r->alive = true;
+  logs_->publish(r->id, r->log);
+  if (r->region && !r->region_router) region_router_added(*r);
+  if (r->downlink || r->uplink_up || r->uplink_down || services_->engine_if_started()) {
+    try {
+      attach_router_links(*r);
+    } catch (...) {
+      try {
+        remove_router(r->id);
+      } catch (const Error&) {
+      }
+      throw;
+    }
+  }
+  auto fields = router_state(*r);
+  fields["name"] = r->name;
+  emit("router_added", std::move(fields));
+  return r;
+}
+
+void LabCore::alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const RouterRec* parent,
+                                 const std::string& owner) {
+  const bool v4 = has_v4(cfg.ip_support), v6 = has_v6(cfg.ip_support), wan4 = needs_wan4(cfg);
+  const NodeId id = r.id;
+  if (!parent) {
+    if (wan4) {
+      auto lease = plan_.alloc_ix_v4(owner);
+      if (lease.new_subnet) r.new_ix_subnet = lease.subnet;
+      r.wan_ip = lease.addr;
+      r.wan_gw = lease.gw;
+      r.wan_prefix = lease.subnet.prefix_len();
+    }
+    if (v6) {
+      r.wan_ip6 = plan_.alloc_ix_v6(owner);
+      r.wan_gw6 = core::AddressPlan::ix_gw_v6();
+      r.wan_prefix6 = core::AddressPlan::ix_cidr_v6().prefix_len();
+    }
+  } else {
+    if (wan4 && parent->hosts4) {
+      r.wan_ip = parent->hosts4->alloc();
+      r.wan_gw = parent->hosts4->gateway();
+      r.wan_prefix = parent->lan4->prefix_len();
+    }
+    if (v6 && parent->hosts6) {
+      r.wan_ip6 = parent->hosts6->alloc();
+      r.wan_gw6 = parent->hosts6->gateway();
+      r.wan_prefix6 = parent->lan6->prefix_len();
+    }
+  }
+  if (v6) r.wan_ll6 = core::ll(core::seed2(id.value, parent ? parent->lan_switch.value : 1));
+  if (v4 && cfg.region_bridge) {
+    // The region bridge: the first /24 of the block, hosts (sub-router WANs) from .10.
+    r.lan4 = cfg.region_bridge->bridge_subnet;
+    r.hosts4 = std::make_unique<core::HostPoolV4>(*r.lan4, 10, host_pool_msg(owner, *r.lan4, 244));
+  } else if (v4) {
+    if (cfg.cidr) {
+      plan_.reserve_v4(*cfg.cidr, owner);
+      r.lan4 = *cfg.cidr;
+      r.lan4_override = true;
+    } else {
+      r.lan4 = plan_.alloc_downstream_v4(r.pool, r.region, owner);
+    }
+    std::uint64_t hosts = r.lan4->size() - 3;  // network, gateway, broadcast
+    r.hosts4 = std::make_unique<core::HostPoolV4>(*r.lan4, 2, host_pool_msg(owner, *r.lan4, hosts));
+  }
+  if (v6 && cfg.region_bridge) {
+    r.lan6 = cfg.region_bridge->bridge_v6;
+    r.hosts6 = std::make_unique<core::HostPoolV6>(
+        *r.lan6, 0x10, "region bridge " + r.lan6->to_string() + " of " + owner + " exhausted");
+    r.lan_ll6 = core::ll(core::seed3(id.value, r.lan_switch.value, 0xA5A5));
+  } else if (v6) {
+    if (cfg.cidr6) {
+      plan_.reserve_v6(*cfg.cidr6, owner);
+      r.lan6 = *cfg.cidr6;
+      r.lan6_override = true;
+    } else {
+      r.lan6 = plan_.alloc_downstream_v6(r.pool == AddressPool::Public, owner);
+    }
+    r.hosts6 =
+        std::make_unique<core::HostPoolV6>(*r.lan6, 2,
+                                           "downstream subnet " + r.lan6->to_string() + " of " + owner +
+                                               " exhausted; use downstream_cidr_v6 with a shorter prefix");
+    r.lan_ll6 = core::ll(core::seed3(id.value, r.lan_switch.value, 0xA5A5));
+  }
+  if (cfg.nat_v6 == NatV6Mode::Nptv6) r.npt_ext = alloc_npt_prefix(r, owner);
+}
+
+void LabCore::wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* parent) {
+  const std::string owner = r.describe();
+  r.ns = adopt(setup_->take());
+  std::vector<sys::Sysctl> sc{{"net/ipv4/conf/all/send_redirects", "0"},
+                              {"net/ipv4/conf/default/send_redirects", "0"},
+                              {"net/ipv4/conf/all/rp_filter", "0"},
+                              {"net/ipv4/conf/default/rp_filter", "0"}};
+  if (needs_wan4(cfg)) sc.push_back({"net/ipv4/ip_forward", "1"});
+  if (has_v6(cfg.ip_support)) sc.push_back({"net/ipv6/conf/all/forwarding", "1"});
+  for (auto& b : bridge_sysctls()) sc.push_back(b);
+  setup_->in_netns(r.ns->fd.get(), [&] { sys::write_sysctls(sc); });
+
+  // LAN bridge with the gateway addresses.
+  sys::NlBatch lan(owner + ": build");
+  r.lan_ifindex = r.ns->alloc_ifindex();
+  sys::add_bridge(lan, r.lan_name, r.lan_ifindex, mac_for(r.id, kLanBridge), cfg.mtu.value_or(0));
+  if (r.lan4) sys::add_addr(lan, r.lan_ifindex, *r.gw4(), r.lan4->prefix_len());
+  if (r.lan6) {
+    // No DAD on the LAN gateway: a bridge without ports has no carrier, so the address would
+    // stay tentative until the first device joined (it is unique by construction).
+    sys::add_addr(lan, r.lan_ifindex, *r.gw6(), r.lan6->prefix_len());
+    sys::add_addr(lan, r.lan_ifindex, *r.lan_ll6, 64);
+  }
+  r.ns->commit(lan);
+
+  // Uplink: a veth whose router end is "ix"/"wan" and whose other end is a port on the
+  // parent's bridge (or the IX bridge in the lab root).
+  if (r.new_ix_subnet) {
+    // The IX grew into a new /24: the lab root answers as its gateway.
+    sys::NlBatch ib(owner + ": extend IX");
+    sys::add_addr(ib, ix_->bridge_ifindex, *r.wan_gw, r.new_ix_subnet->prefix_len());
+    ix_->ns->commit(ib);
+  }
+  Netns& up_ns = parent ? *parent->ns : *ix_->ns;
+  int up_bridge = parent ? parent->lan_ifindex : ix_->bridge_ifindex;
+  r.wan_ifindex = r.ns->alloc_ifindex();
+  r.parent_port_ifindex = up_ns.alloc_ifindex();
+  sys::LinkEnd port{
+      r.parent_port_name, r.parent_port_ifindex, mac_for(r.id, kParentPort), -1, up_bridge, true,
+      cfg.mtu.value_or(0)};
+  sys::LinkEnd wan{r.wan_name, r.wan_ifindex, mac_for(r.id, kWan), r.ns->fd.get(),
+                   0,          false,         cfg.mtu.value_or(0)};
+  sys::NlBatch ub(owner + ": build uplink");
+  sys::add_veth(ub, port, wan);
+  up_ns.commit(ub);
+
+  sys::NlBatch wb(owner + ": build uplink");
+  sys::set_link(wb, r.wan_ifindex, true, std::nullopt, std::nullopt, "bring up " + r.wan_name);
+  if (r.wan_ip) sys::add_addr(wb, r.wan_ifindex, *r.wan_ip, r.wan_prefix);
+  if (r.wan_ip6) sys::add_addr(wb, r.wan_ifindex, *r.wan_ip6, r.wan_prefix6, !dad());
+  if (r.wan_ll6) sys::add_addr(wb, r.wan_ifindex, *r.wan_ll6, 64);
+  if (r.wan_gw) sys::add_route(wb, sys::default_route(*r.wan_gw, r.wan_ifindex));
+  if (r.wan_gw6) sys::add_route(wb, sys::default_route(*r.wan_gw6, r.wan_ifindex));
+  r.ns->commit(wb);
+  if (dad() && has_v6(cfg.ip_support)) wait_dad(*r.ns, owner);
+}
+
+// Lab lock held.
+void LabCore::release_router_allocs(RouterRec& r) {
+  std::shared_ptr<RouterRec> parent;
+  if (r.upstream) {
+    auto it = routers_.find(r.upstream->value);
+    if (it != routers_.end()) parent = it->second;
+  }
+  auto quiet = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error&) {
+    }
+  };
+  if (r.wan_ip) {
+    if (parent && parent->hosts4)
+      quiet([&] { parent->hosts4->release(*r.wan_ip); });
+    else if (!parent)
+      quiet([&] { plan_.release_ix_v4(*r.wan_ip); });
+  }
+  if (r.wan_ip6) {
+    if (parent && parent->hosts6)
+      quiet([&] { parent->hosts6->release(*r.wan_ip6); });
+    else if (!parent)
+      quiet([&] { plan_.release_ix_v6(*r.wan_ip6); });
+  }
+  if (r.region_router) return;  // the region's bridge subnets belong to the region for good
+  if (r.lan4) quiet([&] { plan_.release_v4(*r.lan4); });
+  if (r.lan6) quiet([&] { plan_.release_v6(*r.lan6); });
+  if (r.npt_ext) quiet([&] { plan_.release_v6(*r.npt_ext); });
+}
+
+void LabCore::remove_router(NodeId id) {
+  std::shared_ptr<RouterRec> r;
+  std::shared_ptr<RouterRec> parent;
+  {
+    std::lock_guard lk(mu_);
+    auto it = routers_.find(id.value);
+    if (it == routers_.end() || !it->second->alive)
+      throw NotFound("remove_router", "router " + std::to_string(id.value) + " does not exist");
+    r = it->second;
+    if (r->region_router)
+      throw InvalidArgument(r->describe(), "remove_router: region routers live as long as the lab");
+    std::string users;
+    for (auto& [dev, ifs] : r->attached) {
+      auto d = devices_.find(dev.value);
+      users += (users.empty() ? "" : ", ") + std::string("device '") +
+               (d != devices_.end() ? d->second->name : std::to_string(dev.value)) + "'";
+    }
+    for (auto child : r->children) {
+      auto c = routers_.find(child.value);
+      users += (users.empty() ? "" : ", ") + std::string("router '") +
+               (c != routers_.end() ? c->second->name : std::to_string(child.value)) + "'";
+    }
+    if (!users.empty()) throw InUse(r->describe(), "remove_router: still connected: " + users);
+    r->alive = false;
+    logs_->withdraw(r->id);
+    routers_.erase(it);
+    names_.erase(r->name);
+    if (r->upstream) {
+      auto p = routers_.find(r->upstream->value);
+      if (p != routers_.end()) {
+        parent = p->second;
+        parent->children.erase(r->id);
+      }
+    }
+    release_router_allocs(*r);
+  }
+  std::lock_guard nlk(r->mu);
+  terminate_children(r->id);
+  r->stop_workers();
+  stop_ra(*r);
+  stop_nat64(*r);
+  detach_router_links(*r);
+  if (r->region) region_router_removed(*r);
+  if (r->nat_attached) services_->nat_controller().detach(r->id);
+  // Closed only now: the RA service, NAT64 and the NAT controller log for the router until they
+  // are stopped, and their last records belong in its files.
+  if (r->log) r->log->close();
+  remove_routes(r->ancestor_routes);
+  // Delete the parent-side port explicitly: the namespace may outlive us if a user still holds a
+  // socket in it, and its uplink must not stay attached with an address that will be reused.
+  try {
+    sys::NlBatch b(r->describe() + ": remove");
+    sys::del_link(b, r->parent_port_ifindex, "delete port " + r->parent_port_name);
+    (parent ? *parent->ns : *ix_->ns).commit(b);
+  } catch (const Error&) {
+  }
+  r->ns.reset();
+  emit("router_removed", {{"name", r->name}});
+}
+
+}  // namespace patchbay::detail
