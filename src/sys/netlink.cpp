@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <libmnl/libmnl.h>
+
 #include "patchbay/error.hpp"
 #include "sys/errno.hpp"
 
@@ -16,65 +18,59 @@ namespace {
 constexpr std::size_t kMaxSendChunk = 32 * 1024;
 constexpr std::size_t kRxBuffer = 64 * 1024;
 
-std::string extack_message(const nlmsghdr* h) {
-  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-  std::size_t off = sizeof(nlmsgerr);
-  // Without NETLINK_CAP_ACK the original request follows the header; we always set CAP_ACK,
-  // but honour the flag to be safe.
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  auto* base = static_cast<const std::uint8_t*>(NLMSG_DATA(h));
-  std::size_t total = h->nlmsg_len - NLMSG_HDRLEN;
-  while (off + sizeof(nlattr) <= total) {
-    auto* a = reinterpret_cast<const nlattr*>(base + off);
-    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > total) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-      auto* s = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
-      return std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN));
-    }
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return {};
-}
-
 }  // namespace
 
 // ---- NlMessageBuffer, NlBatch ----
+//
+// libmnl writes the headers and attributes in place; the buffer only grows first by what the
+// call will append, so the current message always ends exactly at the end of the buffer.
+
+nlmsghdr* NlMessageBuffer::current() {
+  return msg(offsets_.size() - 1);
+}
+
+void NlMessageBuffer::grow(std::size_t n) {
+  buf_.resize(buf_.size() + n);
+}
+
+void NlMessageBuffer::sync() {
+  buf_.resize(offsets_.back() + current()->nlmsg_len);
+}
 
 void NlMessageBuffer::start_message(std::uint16_t type, std::uint16_t flags) {
-  std::size_t off = buf_.size();
-  offsets_.push_back(off);
-  buf_.resize(off + NLMSG_HDRLEN, 0);
-  auto* h = msg(offsets_.size() - 1);
-  h->nlmsg_len = NLMSG_HDRLEN;
+  offsets_.push_back(buf_.size());
+  grow(MNL_NLMSG_HDRLEN);
+  auto* h = mnl_nlmsg_put_header(buf_.data() + offsets_.back());
   h->nlmsg_type = type;
   h->nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
 }
 
-void NlMessageBuffer::append_message(const nlmsghdr* h) {
-  std::size_t off = buf_.size();
-  offsets_.push_back(off);
-  buf_.resize(off + NLMSG_ALIGN(h->nlmsg_len), 0);
-  std::memcpy(buf_.data() + off, h, h->nlmsg_len);
+void* NlMessageBuffer::put_header(std::size_t size) {
+  grow(MNL_ALIGN(size));
+  return mnl_nlmsg_put_extra_header(current(), size);  // zeroed
 }
 
-std::size_t NlMessageBuffer::append(const void* data, std::size_t len) {
-  std::size_t off = buf_.size();
-  buf_.resize(off + NLMSG_ALIGN(len), 0);
-  if (data != nullptr && len > 0) std::memcpy(buf_.data() + off, data, len);
-  msg(offsets_.size() - 1)->nlmsg_len = static_cast<std::uint32_t>(buf_.size() - offsets_.back());
-  return off;
+void NlMessageBuffer::append_message(const nlmsghdr* h) {
+  offsets_.push_back(buf_.size());
+  grow(MNL_ALIGN(h->nlmsg_len));
+  std::memcpy(buf_.data() + offsets_.back(), h, h->nlmsg_len);
+}
+
+void NlMessageBuffer::put_raw(const void* data, std::size_t len) {
+  const std::size_t off = buf_.size();
+  grow(MNL_ALIGN(len));  // zero-filled, so the padding is too
+  if (len > 0) std::memcpy(buf_.data() + off, data, len);
+  current()->nlmsg_len += static_cast<std::uint32_t>(MNL_ALIGN(len));
 }
 
 void NlMessageBuffer::put(std::uint16_t type, const void* data, std::size_t len) {
-  if (len > 0xFFFF - NLA_HDRLEN)
+  // mnl_attr_put would truncate nla_len to 16 bits and write a malformed message.
+  if (len > 0xFFFF - MNL_ATTR_HDRLEN)
     throw InvalidArgument("netlink attribute " + std::to_string(type),
                           "payload of " + std::to_string(len) + " bytes exceeds 65531");
-  nlattr a{};
-  a.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + len);
-  a.nla_type = type;
-  append(&a, sizeof a);  // NLA_HDRLEN == sizeof(nlattr) == 4, already aligned
-  if (len > 0) append(data, len);
+  grow(MNL_ATTR_HDRLEN + MNL_ALIGN(len));
+  mnl_attr_put(current(), type, len, data);
+  sync();
 }
 
 void NlMessageBuffer::put_be32(std::uint16_t type, std::uint32_t v) {
@@ -88,15 +84,22 @@ void NlMessageBuffer::put_be64(std::uint16_t type, std::uint64_t v) {
 }
 
 void NlMessageBuffer::put_str(std::uint16_t type, std::string_view s) {
-  std::string tmp(s);
-  put(type, tmp.c_str(), tmp.size() + 1);
+  if (s.size() > 0xFFFF - MNL_ATTR_HDRLEN - 1)
+    throw InvalidArgument("netlink attribute " + std::to_string(type),
+                          "string of " + std::to_string(s.size()) + " bytes exceeds 65530");
+  grow(MNL_ATTR_HDRLEN + MNL_ALIGN(s.size() + 1));
+  auto* a = static_cast<nlattr*>(mnl_nlmsg_get_payload_tail(current()));
+  a->nla_type = type;
+  a->nla_len = static_cast<std::uint16_t>(MNL_ATTR_HDRLEN + s.size() + 1);
+  std::memcpy(mnl_attr_get_payload(a), s.data(), s.size());  // the NUL and padding are zeroes
+  current()->nlmsg_len += static_cast<std::uint32_t>(MNL_ALIGN(a->nla_len));
 }
 
 std::size_t NlMessageBuffer::nest_begin(std::uint16_t type) {
-  nlattr a{};
-  a.nla_len = NLA_HDRLEN;
-  a.nla_type = static_cast<std::uint16_t>(type | NLA_F_NESTED);
-  return append(&a, sizeof a);
+  const std::size_t token = buf_.size();
+  grow(MNL_ATTR_HDRLEN);
+  mnl_attr_nest_start(current(), type);  // sets NLA_F_NESTED
+  return token;
 }
 
 void NlMessageBuffer::nest_end(std::size_t token) {
@@ -105,7 +108,7 @@ void NlMessageBuffer::nest_end(std::size_t token) {
   if (len > 0xFFFF)
     throw InvalidArgument("netlink attribute " + std::to_string(a->nla_type & NLA_TYPE_MASK),
                           "nest of " + std::to_string(len) + " bytes exceeds 65535");
-  a->nla_len = static_cast<std::uint16_t>(len);
+  mnl_attr_nest_end(current(), a);
 }
 
 void NlMessageBuffer::clear() {
@@ -122,6 +125,24 @@ NlBatch& NlBatch::begin(std::uint16_t type, std::uint16_t flags, std::string wha
 void NlBatch::clear() {
   NlMessageBuffer::clear();
   whats_.clear();
+}
+
+std::string extack_text(const nlmsghdr* h) {
+  if (h->nlmsg_type != NLMSG_ERROR || !(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+  std::size_t off = sizeof(nlmsgerr);
+  // Without NETLINK_CAP_ACK the whole request is echoed before the TLVs (we always cap).
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += NLMSG_ALIGN(err->msg.nlmsg_len - sizeof(nlmsghdr));
+  std::size_t total = h->nlmsg_len - NLMSG_HDRLEN;
+  if (off >= total) return {};
+  std::string text;
+  for_each_nla(static_cast<const std::uint8_t*>(NLMSG_DATA(h)) + off, total - off,
+               [&](std::uint16_t type, const std::uint8_t* p, std::size_t n) {
+                 if (type == NLMSGERR_ATTR_MSG)
+                   text.assign(reinterpret_cast<const char*>(p),
+                               strnlen(reinterpret_cast<const char*>(p), n));
+               });
+  return text;
 }
 
 // ---- NetlinkSocket ----
@@ -208,7 +229,7 @@ void NetlinkSocket::commit(NlBatch& batch) {
         if (e->error != 0 && first_err == 0) {
           first_err = -e->error;
           first_err_idx = idx;
-          first_err_text = extack_message(h);
+          first_err_text = extack_text(h);
         }
       }
     }

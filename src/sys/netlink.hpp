@@ -28,16 +28,15 @@
 namespace patchbay::sys {
 
 // Netlink messages and their attributes, appended to one buffer (the one attribute writer of both
-// rtnetlink batches and nfnetlink buffers). Lengths are checked: an attribute payload beyond
-// 65,531 bytes or a nest beyond 65,535 (nla_len is 16 bits) throws InvalidArgument naming the
-// attribute type instead of wrapping around into a malformed message.
+// rtnetlink batches and nfnetlink buffers), written by libmnl. Lengths are checked: an attribute
+// payload beyond 65,531 bytes or a nest beyond 65,535 (nla_len is 16 bits) throws InvalidArgument
+// naming the attribute type instead of wrapping around into a malformed message.
 class NlMessageBuffer {
  public:
   // Appends the zeroed family header of the current message; call right after starting it.
   template <class T>
   T& header() {
-    auto off = append(nullptr, NLMSG_ALIGN(sizeof(T)));
-    return *reinterpret_cast<T*>(buf_.data() + off);
+    return *static_cast<T*>(put_header(sizeof(T)));
   }
   void put(std::uint16_t type, const void* data, std::size_t len);
   void put_u8(std::uint16_t type, std::uint8_t v) { put(type, &v, 1); }
@@ -47,7 +46,7 @@ class NlMessageBuffer {
   void put_be64(std::uint16_t type, std::uint64_t v);
   void put_str(std::uint16_t type, std::string_view s);  // NUL-terminated
   // Appends raw bytes (padded to 4) to the current message, e.g. a struct embedded in a nest.
-  void put_raw(const void* data, std::size_t len) { append(data, len); }
+  void put_raw(const void* data, std::size_t len);
   // Opens a nested attribute; returns a token for nest_end.
   std::size_t nest_begin(std::uint16_t type);
   void nest_end(std::size_t token);
@@ -65,9 +64,13 @@ class NlMessageBuffer {
  protected:
   // Starts a message with `flags | NLM_F_REQUEST`.
   void start_message(std::uint16_t type, std::uint16_t flags);
-  std::size_t append(const void* data, std::size_t len);  // returns offset, pads to 4 bytes
 
  private:
+  nlmsghdr* current();
+  void* put_header(std::size_t size);
+  void grow(std::size_t n);  // zero-filled room for what the next libmnl call appends
+  void sync();               // the buffer ends where the current message does
+
   std::vector<std::uint8_t> buf_;
   std::vector<std::size_t> offsets_;
 };
@@ -88,19 +91,30 @@ class NlBatch : public NlMessageBuffer {
   std::vector<std::string> whats_;
 };
 
+// Calls fn(type, payload, len) for each attribute in [p, p + len) (e.g. a nest's payload); stops
+// at the first attribute whose length does not fit.
+template <class F>
+void for_each_nla(const std::uint8_t* p, std::size_t len, F&& fn) {
+  std::size_t off = 0;
+  while (off + NLA_HDRLEN <= len) {
+    auto* a = reinterpret_cast<const nlattr*>(p + off);
+    if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off) break;
+    fn(static_cast<std::uint16_t>(a->nla_type & NLA_TYPE_MASK), p + off + NLA_HDRLEN,
+       static_cast<std::size_t>(a->nla_len - NLA_HDRLEN));
+    off += NLA_ALIGN(a->nla_len);
+  }
+}
+
 // Calls fn(type, payload, payload_len) for each attribute after a family header of `hdr_len` bytes.
 template <class F>
 void for_each_attr(const nlmsghdr* h, std::size_t hdr_len, F&& fn) {
-  auto* base = reinterpret_cast<const std::uint8_t*>(h) + NLMSG_HDRLEN + NLMSG_ALIGN(hdr_len);
-  auto* end = reinterpret_cast<const std::uint8_t*>(h) + h->nlmsg_len;
-  while (base + NLA_HDRLEN <= end) {
-    auto* a = reinterpret_cast<const nlattr*>(base);
-    if (a->nla_len < NLA_HDRLEN || base + a->nla_len > end) break;
-    fn(static_cast<std::uint16_t>(a->nla_type & NLA_TYPE_MASK), base + NLA_HDRLEN,
-       static_cast<std::size_t>(a->nla_len - NLA_HDRLEN));
-    base += NLA_ALIGN(a->nla_len);
-  }
+  const std::size_t skip = NLMSG_HDRLEN + NLMSG_ALIGN(hdr_len);
+  if (h->nlmsg_len <= skip) return;
+  for_each_nla(reinterpret_cast<const std::uint8_t*>(h) + skip, h->nlmsg_len - skip, std::forward<F>(fn));
 }
+
+// The NLMSGERR_ATTR_MSG text (the kernel's extended ack) of an NLMSG_ERROR reply, or "".
+std::string extack_text(const nlmsghdr* h);
 
 // How long a request waits for the kernel's reply (SO_RCVTIMEO of every NetlinkSocket).
 inline constexpr std::chrono::seconds kReplyTimeout{10};

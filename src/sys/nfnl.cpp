@@ -201,29 +201,10 @@ std::uint8_t KeyReader::proto() {
 
 void NfMsgBuffer::begin(std::uint16_t type, std::uint16_t flags, std::uint8_t family, std::uint16_t res_id) {
   start_message(type, flags);
-  nfgenmsg g{};
+  auto& g = header<nfgenmsg>();
   g.nfgen_family = family;
   g.version = NFNETLINK_V0;
   g.res_id = htons(res_id);
-  append(&g, sizeof g);
-}
-
-std::string extack_text(const nlmsghdr* h) {
-  if (h->nlmsg_type != NLMSG_ERROR || !(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-  std::size_t off = sizeof(nlmsgerr);
-  // Without NETLINK_CAP_ACK the whole request is echoed before the TLVs.
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += NLMSG_ALIGN(err->msg.nlmsg_len - sizeof(nlmsghdr));
-  std::size_t total = h->nlmsg_len - NLMSG_HDRLEN;
-  if (off >= total) return {};
-  std::string text;
-  for_each_nla(static_cast<const std::uint8_t*>(NLMSG_DATA(h)) + off, total - off,
-               [&](std::uint16_t type, const std::uint8_t* p, std::size_t n) {
-                 if (type == NLMSGERR_ATTR_MSG)
-                   text.assign(reinterpret_cast<const char*>(p),
-                               strnlen(reinterpret_cast<const char*>(p), n));
-               });
-  return text;
 }
 
 // ---- NfnlSocket ----

@@ -90,22 +90,6 @@ class NfMsgBuffer : public NlMessageBuffer {
   void begin(std::uint16_t type, std::uint16_t flags, std::uint8_t family, std::uint16_t res_id = 0);
 };
 
-// Calls fn(type, payload, len) for each attribute in [p, p + len) (e.g. a nest's payload).
-template <class F>
-void for_each_nla(const std::uint8_t* p, std::size_t len, F&& fn) {
-  std::size_t off = 0;
-  while (off + NLA_HDRLEN <= len) {
-    auto* a = reinterpret_cast<const nlattr*>(p + off);
-    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > len) break;
-    fn(static_cast<std::uint16_t>(a->nla_type & NLA_TYPE_MASK), p + off + NLA_HDRLEN,
-       static_cast<std::size_t>(a->nla_len - NLA_HDRLEN));
-    off += NLA_ALIGN(a->nla_len);
-  }
-}
-
-// The NLMSGERR_ATTR_MSG text of an NLMSG_ERROR reply, or "".
-std::string extack_text(const nlmsghdr* h);
-
 class NftBatch;
 
 class NfnlSocket {
