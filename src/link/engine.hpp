@@ -20,9 +20,11 @@
 // frames from the router's own MAC] -> Down pipeline -> port socket -> node.
 // Clearing the last condition drains what is queued, then restores the plain path.
 //
-// Thread-safety: every public method may be called from any thread; the work runs on the engine
-// thread ("patchbay:link", started on first use). Kernel errors throw ImpairmentError naming the
-// port.
+// Threads: forwarding runs on the data plane's thread ("patchbay:link"), the kernel work of
+// attaching and detaching ports on the control plane's ("patchbay:plumb"), so attaching one
+// port never stalls the frames of another (data_plane.hpp, control_plane.hpp). Every public
+// method may be called from any thread and waits for its work. Kernel errors throw
+// ImpairmentError naming the port.
 #pragma once
 
 #include <cstdint>

@@ -12,7 +12,7 @@
 // means every received frame carries a virtio_net_hdr and GSO super-frames (up to 64 KB) arrive
 // whole with partial checksums; each sent buffer is likewise virtio_net_hdr + frame.
 //
-// Two receive paths. The engine opens every socket with ring_frames = 0 (engine_impl.hpp
+// Two receive paths. The engine opens every socket with ring_frames = 0 (engine_types.hpp
 // kPortRing/kTrunkRing): frames queue in the socket and receive() reads them with recvmmsg, and
 // opening costs microseconds. ring_frames > 0 maps a TPACKET_V2 RX ring instead (the virtio_net_hdr
 // sits right before the MAC header, at tp_mac - 10); a slot is 68 KB (17 pages), so a 256-frame

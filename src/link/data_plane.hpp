@@ -1,0 +1,117 @@
+// The link engine's data plane: one thread ("patchbay:link") running an epoll loop over the
+// packet sockets and an absolute-time timerfd over a heap of per-direction deadlines, and the
+// forwarding path (port/trunk/hub sockets -> Direction pipelines -> sockets). It never talks to
+// the kernel's configuration interfaces: the control plane (control_plane.hpp) does the plumbing
+// and hands finished sockets and ports over through call(), which runs a closure between two
+// forwarding passes.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <deque>
+#include <functional>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "link/engine_types.hpp"
+#include "patchbay/fd.hpp"
+#include "sys/task_queue.hpp"
+
+namespace patchbay::link {
+
+class DataPlane {
+ public:
+  // on_drained(segment, port ifindex): a port without conditions has drained; called on the
+  // data thread, must not block (the engine posts it to the control plane).
+  using DrainedFn = std::function<void(std::uint64_t seg, int ifindex)>;
+  DataPlane(Engine::Seeder seed, DrainedFn on_drained);
+  ~DataPlane();  // stop()s
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  // Runs fn on the data thread between forwarding passes and returns its result.
+  template <class F>
+  auto call(F&& fn) -> decltype(fn()) {
+    return tasks_.call(std::forward<F>(fn));
+  }
+  // Ends the thread; later and pending calls throw Cancelled. Idempotent.
+  void stop();
+
+  // ---- on the data thread (inside call) -------------------------------------------------------
+  // The segment `id`, made on first use (later calls return it unchanged).
+  Segment& add_segment(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac, std::string what);
+  Segment& seg_rec(std::uint64_t id);  // NotFound if unknown
+  Segment* find_seg(std::uint64_t id);
+  Port& port_rec(Segment& seg, const PortSpec& spec);  // made on first use
+  // Applies the port's configuration to its pipelines; true if the control plane must route it
+  // through the engine. A port that no longer needs routing drains first (on_drained).
+  bool apply_port(Segment& seg, Port& p, Nanos now);
+  void erase_port(Segment& seg, int ifindex);
+  void erase_segment(std::uint64_t id);
+  std::unique_ptr<DirSlot> make_slot(std::uint64_t link_id, std::uint64_t purpose, DirSlot::Out o, Segment* s,
+                                     Port* p);
+  void drop_slot(std::unique_ptr<DirSlot>& s);
+  // Hand-overs from the control plane.
+  void install_trunk(Segment& seg, sys::PacketSocket sock);
+  void install_port_socket(Segment& seg, Port& p, sys::PacketSocket sock);
+  void route_port(Segment& seg, Port& p);  // the kernel side is ready: frames take the engine
+  // For a drained port still unwanted: parks it and takes it off the engine path; returns it (and
+  // its segment) so the control plane restores the kernel side. Null otherwise.
+  Port* unroute_drained(std::uint64_t seg, int ifindex, Segment*& seg_out);
+  Hub* find_hub(int ns_fd);
+  Hub* install_hub(int ns_fd, sys::PacketSocket sock);
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<P2p>> p2ps;
+  std::unordered_map<int, std::unique_ptr<Hub>> hubs;  // by namespace fd
+  std::uint64_t memory_cap = 256ull << 20;
+
+ private:
+  void wake();
+  void add_fd(int fd, Source* s);
+  void del_fd(int fd);
+  void run();
+  void flush();
+  void send(sys::PacketSocket& s, const virtio_net_hdr& h, std::span<const std::uint8_t> f, int ifindex = 0);
+  void arm_timer();
+  void schedule(DirSlot& s);
+  void run_timers(Nanos now);
+  void poll_slot(DirSlot& s, Nanos now);
+  void emit(DirSlot& s, FramePtr f, Nanos now);
+  void enqueue(DirSlot& s, const virtio_net_hdr& h, std::span<const std::uint8_t> bytes, Nanos now,
+               std::uint64_t& memory_drops);
+  void forward(DirSlot& s, sys::PacketSocket& to, const virtio_net_hdr& h,
+               std::span<const std::uint8_t> bytes, Nanos now, std::uint64_t& memory_drops,
+               int to_ifindex = 0);
+  void read_port(Port& p);
+  void read_hub(Hub& hub);
+  void process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::span<const std::uint8_t> f);
+  void read_trunk(Segment& seg);
+  void forward_downlink(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now,
+                        std::uint64_t& drops);
+  void deliver_down(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now);
+  bool wants_routing(const Segment& seg, const Port& p) const;
+  void check_draining();
+
+  Engine::Seeder seed_;
+  DrainedFn on_drained_;
+  UniqueFd ep_, evfd_, tfd_;
+  Source wake_source_, timer_source_;  // epoll tags of evfd and tfd (never read as sources)
+  std::thread thread_;
+  sys::TaskQueue tasks_{"link engine", [this] { wake(); }};
+  std::deque<std::function<void()>> work_;  // the thread's batch of posted calls
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<Segment>> segs_;
+  std::unordered_map<std::uint64_t, DirSlot*> slots_;
+  using TimerEntry = std::pair<Nanos, std::uint64_t>;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  Nanos armed_ = kNever;
+  std::uint64_t next_slot_ = 1;
+  std::vector<sys::PacketSocket*> dirty_;
+  std::vector<Port*> draining_;
+  std::vector<FramePtr> segs_buf_;
+  std::uint64_t queued_bytes_ = 0;
+};
+
+}  // namespace patchbay::link
