@@ -44,7 +44,10 @@ async function buildTests() {
   const dir = join(root, "test");
   const entries = (await readdir(dir)).filter((f) => f.endsWith(".test.ts")).map((f) => join(dir, f));
   const outdir = process.env.UI_TEST_BUILD_DIR ? resolve(process.env.UI_TEST_BUILD_DIR) : join(root, ".test-build");
-  await rm(outdir, { recursive: true, force: true });
+  // Empty it rather than remove it: a rootless run may own the directory's contents but not its
+  // parent (scripts/test.sh --rootless).
+  await mkdir(outdir, { recursive: true });
+  for (const f of await readdir(outdir)) await rm(join(outdir, f), { recursive: true, force: true });
   await build({
     entryPoints: entries,
     bundle: true,

@@ -77,7 +77,10 @@ std::vector<std::string> state() {
     std::string line;
     while (std::getline(in, line)) out.push_back("nft " + line);
   } catch (const std::exception& e) {
-    out.push_back(std::string("nft unreadable: ") + e.what());
+    // One line: the message spans lines, and sorting would scatter them (e.g. EPERM as nobody).
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    out.push_back("nft unreadable: " + what);
   }
   std::sort(out.begin(), out.end());
   return out;
