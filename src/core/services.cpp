@@ -2,6 +2,7 @@
 
 #include "core/ids.hpp"
 #include "patchbay/error.hpp"
+#include "sys/errno.hpp"
 
 namespace patchbay::detail {
 
@@ -30,14 +31,7 @@ EventLoop& LabServices::loop() {
     // A failing handler (NAT queue, RA socket) is reported and the loop carries on.
     loop_ =
         std::make_unique<EventLoop>("patchbay:loop", [this](const std::string& what, std::exception_ptr e) {
-          std::string msg = "unknown exception";
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            msg = ex.what();
-          } catch (...) {
-          }
-          on_error_("event loop", what, msg);
+          on_error_("event loop", what, sys::exception_text(e));
         });
   }
   return *loop_;

@@ -13,6 +13,7 @@
 #include "server/server_impl.hpp"
 #include "server/thread_pool.hpp"
 #include "server/ui_asset.hpp"
+#include "sys/errno.hpp"
 
 namespace patchbay::server {
 
@@ -143,14 +144,7 @@ void Server::start() {
   });
   http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     take_ranges(req);
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    send_error(res, 500, what);
+    send_error(res, 500, sys::exception_text(ep));
   });
   // DNS rebinding: a page of another site whose name now resolves to us would otherwise read
   // every run file (keys under certs/ included) with the browser's same-origin blessing.

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "patchbay/error.hpp"
@@ -20,6 +21,17 @@ auto retry_eintr(F&& f) {
     auto r = f();
     if (r >= 0 || errno != EINTR) return r;
   }
+}
+
+// The what() of a captured exception, for reporters that carry on ("unknown exception" otherwise).
+inline std::string exception_text(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+  }
+  return "unknown exception";
 }
 
 }  // namespace patchbay::sys

@@ -33,10 +33,6 @@ void NlMessageBuffer::grow(std::size_t n) {
   buf_.resize(buf_.size() + n);
 }
 
-void NlMessageBuffer::sync() {
-  buf_.resize(offsets_.back() + current()->nlmsg_len);
-}
-
 void NlMessageBuffer::start_message(std::uint16_t type, std::uint16_t flags) {
   offsets_.push_back(buf_.size());
   grow(MNL_NLMSG_HDRLEN);
@@ -69,8 +65,7 @@ void NlMessageBuffer::put(std::uint16_t type, const void* data, std::size_t len)
     throw InvalidArgument("netlink attribute " + std::to_string(type),
                           "payload of " + std::to_string(len) + " bytes exceeds 65531");
   grow(MNL_ATTR_HDRLEN + MNL_ALIGN(len));
-  mnl_attr_put(current(), type, len, data);
-  sync();
+  mnl_attr_put(current(), type, len, data);  // fills exactly what grow() added
 }
 
 void NlMessageBuffer::put_be32(std::uint16_t type, std::uint32_t v) {

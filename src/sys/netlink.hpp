@@ -69,7 +69,6 @@ class NlMessageBuffer {
   nlmsghdr* current();
   void* put_header(std::size_t size);
   void grow(std::size_t n);  // zero-filled room for what the next libmnl call appends
-  void sync();               // the buffer ends where the current message does
 
   std::vector<std::uint8_t> buf_;
   std::vector<std::size_t> offsets_;

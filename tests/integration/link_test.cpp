@@ -93,6 +93,25 @@ TEST(LinkCondition, ClearingReturnsToThePlainPath) {
   EXPECT_NEAR(t.rtt_ms(5), base, 5.0);  // still connected on the plain veth
 }
 
+// A port handed back to the plain path keeps its engine socket and clsact qdisc (control-plane
+// state); routing it again must reuse them and carry the new condition.
+TEST(LinkCondition, RestoredPortIsRoutedAgainByTheNextCondition) {
+  LinkLab t;
+  double base = t.rtt_ms(5);
+  auto i = t.dev.default_iface();
+  for (int round = 0; round < 2; ++round) {
+    const double lat = round == 0 ? 40.0 : 80.0;
+    i.set_condition(latency(lat), LinkDirection::Up);
+    EXPECT_TRUE(i.link_stats().engine_routed) << "round " << round;
+    EXPECT_NEAR(t.rtt_ms(5), lat + base, 3.0) << "round " << round;
+    i.clear_condition();
+    auto deadline = Clock::now() + 2s;
+    while (i.link_stats().engine_routed && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(i.link_stats().engine_routed) << "round " << round;
+    EXPECT_NEAR(t.rtt_ms(5), base, 5.0) << "round " << round;
+  }
+}
+
 TEST(LinkCondition, JitterSpreadsRoundTrips) {
   LinkLab t;
   t.rtt_ms(3);
