@@ -384,10 +384,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   static std::vector<sys::Sysctl> bridge_sysctls();
   void emit(const std::string& kind, nlohmann::json fields);
 
-  void ensure_segment(std::uint64_t seg);  // router id, or 1 = the IX
+  void ensure_bridge(std::uint64_t br);  // router id, or 1 = the IX
   link::PortSpec device_port(const DeviceRec& d, const IfaceRec& i) const;
   link::PortSpec uplink_port(const RouterRec& r) const;
-  std::uint64_t uplink_segment(const RouterRec& r) const;  // parent router id or 1
+  std::uint64_t uplink_bridge(const RouterRec& r) const;  // parent router id or 1
   void push_iface(DeviceRec& d, IfaceRec& i);
   void push_uplink(RouterRec& r);
   void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);

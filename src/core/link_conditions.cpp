@@ -54,20 +54,20 @@ void assign(std::optional<LinkCondition>& up, std::optional<LinkCondition>& down
 
 }  // namespace
 
-void LabCore::ensure_segment(std::uint64_t seg) {
+void LabCore::ensure_bridge(std::uint64_t br) {
   auto& eng = services_->engine();
   std::shared_ptr<Netns> ns;
   int bridge = 0;
   sys::Mac mac{};
   std::string what;
-  if (seg == 1) {
+  if (br == 1) {
     ns = ix_->ns;
     bridge = ix_->bridge_ifindex;
     mac = mac_for(NodeId{1}, kIxBridge);
     what = "IX bridge " + ix_->bridge;
   } else {
-    auto r = router(NodeId{seg});
-    if (!r) throw NotFound("link engine", "router " + std::to_string(seg) + " does not exist");
+    auto r = router(NodeId{br});
+    if (!r) throw NotFound("link engine", "router " + std::to_string(br) + " does not exist");
     ns = r->ns;
     bridge = r->lan_ifindex;
     mac = mac_for(r->id, kLanBridge);
@@ -75,10 +75,10 @@ void LabCore::ensure_segment(std::uint64_t seg) {
   }
   link::NsAccess acc;
   acc.fd = ns->fd.get();
-  // The engine outlives no namespace: segments are removed before their router goes away.
+  // The engine outlives no namespace: bridges are removed before their router goes away.
   acc.commit = [ns](sys::NlBatch& b) { ns->commit(b); };
   acc.alloc_ifindex = [ns] { return ns->alloc_ifindex(); };
-  eng.add_segment(seg, std::move(acc), bridge, mac, std::move(what));
+  eng.add_bridge(br, std::move(acc), bridge, mac, std::move(what));
 }
 
 link::PortSpec LabCore::device_port(const DeviceRec& d, const IfaceRec& i) const {
@@ -90,7 +90,7 @@ link::PortSpec LabCore::uplink_port(const RouterRec& r) const {
   return link::PortSpec{r.id.value, r.parent_port_ifindex, mac_for(r.id, kWan), r.describe() + " uplink"};
 }
 
-std::uint64_t LabCore::uplink_segment(const RouterRec& r) const {
+std::uint64_t LabCore::uplink_bridge(const RouterRec& r) const {
   return r.upstream ? r.upstream->value : 1;
 }
 
@@ -104,15 +104,15 @@ void LabCore::push_iface(DeviceRec& d, IfaceRec& i) {
   }
   auto* eng = services_->engine_if_started();
   if (!up && !down && !downlink && !eng) return;  // nothing to do, and no engine to start
-  ensure_segment(i.router.value);
+  ensure_bridge(i.router.value);
   services_->engine().set_port(i.router.value, device_port(d, i), std::move(up), std::move(down));
 }
 
 void LabCore::push_uplink(RouterRec& r) {
   auto up = dir_config(r.uplink_up), down = dir_config(r.uplink_down);
   if (!up && !down && !services_->engine_if_started()) return;
-  ensure_segment(uplink_segment(r));
-  services_->engine().set_port(uplink_segment(r), uplink_port(r), std::move(up), std::move(down));
+  ensure_bridge(uplink_bridge(r));
+  services_->engine().set_port(uplink_bridge(r), uplink_port(r), std::move(up), std::move(down));
 }
 
 void LabCore::set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c,
@@ -173,7 +173,7 @@ void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c
       for (auto& i : d->ifaces)
         if (i.router == r.id) ports.push_back(device_port(*d, i));
     for (auto& k : kids) ports.push_back(uplink_port(*k));
-    ensure_segment(r.id.value);
+    ensure_bridge(r.id.value);
     services_->engine().set_downlink(r.id.value, cfg, ports);
   }
   r.downlink = c;
@@ -194,7 +194,7 @@ LinkStats LabCore::iface_link_stats(const DeviceRec&, const IfaceRec& i) {
 LinkStats LabCore::uplink_stats(const RouterRec& r) {
   LinkStats s;
   if (auto* eng = services_->engine_if_started()) {
-    auto st = eng->stats(uplink_segment(r), r.parent_port_ifindex);
+    auto st = eng->stats(uplink_bridge(r), r.parent_port_ifindex);
     s.up = to_public(st.up);
     s.down = to_public(st.down);
     s.engine_routed = st.engine_routed;
@@ -226,7 +226,7 @@ void LabCore::attach_router_links(RouterRec& r) {
         dl = p->downlink.has_value();
       }
       if (dl) {
-        ensure_segment(p->id.value);
+        ensure_bridge(p->id.value);
         services_->engine().set_port(p->id.value, uplink_port(r), dir_config(r.uplink_up),
                                      dir_config(r.uplink_down));
       }
@@ -242,8 +242,8 @@ void LabCore::detach_device_links(const DeviceRec& d) {
 void LabCore::detach_router_links(const RouterRec& r) {
   auto* eng = services_->engine_if_started();
   if (!eng) return;
-  eng->remove_port(uplink_segment(r), r.parent_port_ifindex);
-  eng->remove_segment(r.id.value);
+  eng->remove_port(uplink_bridge(r), r.parent_port_ifindex);
+  eng->remove_bridge(r.id.value);
 }
 
 }  // namespace patchbay::detail

@@ -35,10 +35,10 @@ void ControlPlane::run() {
   }
 }
 
-void ControlPlane::post_restore(std::uint64_t seg, int ifindex) {
-  tasks_.post([this, seg, ifindex] {
+void ControlPlane::post_restore(std::uint64_t br, int ifindex) {
+  tasks_.post([this, br, ifindex] {
     try {
-      restore(seg, ifindex);
+      restore(br, ifindex);
     } catch (const Error&) {
       // The namespace may be going away (or the engine, Cancelled); the port is no longer ours.
     } catch (const std::exception& e) {
@@ -47,46 +47,46 @@ void ControlPlane::post_restore(std::uint64_t seg, int ifindex) {
   });
 }
 
-void ControlPlane::plumb_segment(Segment& seg) {
-  if (seg.wired) return;
+void ControlPlane::plumb_bridge(Bridge& br) {
+  if (br.wired) return;
   try {
-    seg.trunk_if = seg.ns.alloc_ifindex();
-    seg.engine_if = seg.ns.alloc_ifindex();
-    sys::NlBatch b(seg.what);
-    sys::LinkEnd t0{"pbe0", seg.trunk_if, std::nullopt, -1, seg.bridge, true, 0};
-    sys::LinkEnd t1{"pbe1", seg.engine_if, std::nullopt, -1, 0, false, 0};
+    br.trunk_if = br.ns.alloc_ifindex();
+    br.engine_if = br.ns.alloc_ifindex();
+    sys::NlBatch b(br.what);
+    sys::LinkEnd t0{"pbe0", br.trunk_if, std::nullopt, -1, br.bridge, true, 0};
+    sys::LinkEnd t1{"pbe1", br.engine_if, std::nullopt, -1, 0, false, 0};
     sys::add_veth(b, t0, t1);
-    seg.ns.commit(b);
+    br.ns.commit(b);
     // pbe1 lives in the router's namespace but is only a tap for the engine: its IP stack must
     // stay silent. Otherwise it answers ARP for the router's LAN address (arp_ignore 0 replies
     // for any local address) and a device may learn pbe1's MAC as its gateway, so its packets
     // enter the router through pbe1 instead of br-lan and miss the LAN's NAT and firewall rules.
     const std::string conf = "net/ipv4/conf/pbe1/", conf6 = "net/ipv6/conf/pbe1/";
-    setup_.in_netns(seg.ns.fd, [&] {
+    setup_.in_netns(br.ns.fd, [&] {
       sys::write_sysctls({{conf + "arp_ignore", "8"}, {conf6 + "disable_ipv6", "1"}});
     });
-    sys::NlBatch up(seg.what);
-    sys::set_link(up, seg.engine_if, true, std::nullopt, std::nullopt, "set pbe1 up");
+    sys::NlBatch up(br.what);
+    sys::set_link(up, br.engine_if, true, std::nullopt, std::nullopt, "set pbe1 up");
     // Hairpin: a frame from one routed port to another enters and leaves through pbe0.
     sys::BridgePortFlags hp;
     hp.hairpin = true;
-    sys::set_bridge_port(up, seg.trunk_if, hp);
-    seg.ns.commit(up);
+    sys::set_bridge_port(up, br.trunk_if, hp);
+    br.ns.commit(up);
     auto sock =
-        sys::PacketSocket::open(setup_, seg.ns.fd, seg.engine_if, seg.what + " engine trunk", kTrunkRing);
-    data_.call([&] { data_.install_trunk(seg, std::move(sock)); });
-    seg.wired = true;
+        sys::PacketSocket::open(setup_, br.ns.fd, br.engine_if, br.what + " engine trunk", kTrunkRing);
+    data_.call([&] { data_.install_trunk(br, std::move(sock)); });
+    br.wired = true;
   } catch (const Error& e) {
-    throw ImpairmentError(seg.what, std::string("link engine attach: ") + e.what());
+    throw ImpairmentError(br.what, std::string("link engine attach: ") + e.what());
   }
 }
 
-void ControlPlane::plumb_port(Segment& seg, Port& p) {
-  plumb_segment(seg);
+void ControlPlane::plumb_port(Bridge& br, Port& p) {
+  plumb_bridge(br);
   try {
     if (!p.has_sock) {
-      auto sock = sys::PacketSocket::open(setup_, seg.ns.fd, p.spec.ifindex, p.spec.what, kPortRing);
-      data_.call([&] { data_.install_port_socket(seg, p, std::move(sock)); });
+      auto sock = sys::PacketSocket::open(setup_, br.ns.fd, p.spec.ifindex, p.spec.what, kPortRing);
+      data_.call([&] { data_.install_port_socket(br, p, std::move(sock)); });
       p.has_sock = true;
     }
     sys::NlBatch b(p.spec.what);
@@ -95,32 +95,32 @@ void ControlPlane::plumb_port(Segment& seg, Port& p) {
     // them (packet taps run before tc): one cls_bpf direct-action "drop" (no act_gact here).
     sys::add_drop_all(b, p.spec.ifindex, true, kRedirectPrio);
     sys::set_bridge_port(b, p.spec.ifindex, port_flags(false));
-    seg.ns.commit(b);
+    br.ns.commit(b);
     p.clsact = true;
-    forget_fdb(seg, p.spec.ifindex, p.spec.peer_mac);
-    data_.call([&] { data_.route_port(seg, p); });
+    forget_fdb(br, p.spec.ifindex, p.spec.peer_mac);
+    data_.call([&] { data_.route_port(br, p); });
   } catch (const Error& e) {
     throw ImpairmentError(p.spec.what, std::string("link engine attach: ") + e.what());
   }
 }
 
-void ControlPlane::restore(std::uint64_t seg_id, int ifindex) {
-  Segment* seg = nullptr;
-  Port* p = data_.call([&] { return data_.unroute_drained(seg_id, ifindex, seg); });
+void ControlPlane::restore(std::uint64_t bridge_id, int ifindex) {
+  Bridge* br = nullptr;
+  Port* p = data_.call([&] { return data_.unroute_drained(bridge_id, ifindex, br); });
   if (p == nullptr) return;
   sys::NlBatch b(p->spec.what);
   sys::del_filters(b, p->spec.ifindex, true, kRedirectPrio);
   sys::set_bridge_port(b, p->spec.ifindex, port_flags(true));
-  seg->ns.commit(b);
+  br->ns.commit(b);
   // The bridge learned the peer behind the trunk; forget it so it relearns on the real port.
-  forget_fdb(*seg, seg->trunk_if, p->spec.peer_mac);
+  forget_fdb(*br, br->trunk_if, p->spec.peer_mac);
 }
 
-void ControlPlane::forget_fdb(Segment& seg, int port, const sys::Mac& mac) {
-  sys::NlBatch b(seg.what);
+void ControlPlane::forget_fdb(Bridge& br, int port, const sys::Mac& mac) {
+  sys::NlBatch b(br.what);
   sys::del_fdb(b, port, mac);
   try {
-    seg.ns.commit(b);
+    br.ns.commit(b);
   } catch (const SystemError& e) {
     if (e.errnum() != ENOENT) throw;
   }

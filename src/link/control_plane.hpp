@@ -34,19 +34,19 @@ class ControlPlane {
   void stop();
 
   // ---- on the control thread ------------------------------------------------------------------
-  // Routes a port through the engine (and its segment's trunk first, if needed).
-  void plumb_port(Segment& seg, Port& p);
+  // Routes a port through the engine (and its bridge's trunk first, if needed).
+  void plumb_port(Bridge& br, Port& p);
   // Asked by the data plane after a port drained: restores the plain bridge path if the port is
   // still unwanted (no-op otherwise, e.g. a condition came back meanwhile).
-  void post_restore(std::uint64_t seg, int ifindex);
+  void post_restore(std::uint64_t br, int ifindex);
   // The shared socket of a namespace of point-to-point ends, opened on first use.
   Hub* hub_for(int ns_fd, const std::string& what);
 
  private:
   void run();
-  void plumb_segment(Segment& seg);
-  void restore(std::uint64_t seg, int ifindex);
-  void forget_fdb(Segment& seg, int port, const sys::Mac& mac);
+  void plumb_bridge(Bridge& br);
+  void restore(std::uint64_t br, int ifindex);
+  void forget_fdb(Bridge& br, int port, const sys::Mac& mac);
 
   sys::SetupThread& setup_;
   DataPlane& data_;

@@ -77,7 +77,7 @@ void DataPlane::run() {
       else if (s->port != nullptr)
         read_port(*s->port);
       else
-        read_trunk(*s->seg);
+        read_trunk(*s->br);
     }
     run_timers(now_ns());
     flush();
@@ -155,13 +155,13 @@ void DataPlane::poll_slot(DirSlot& s, Nanos now) {
 void DataPlane::emit(DirSlot& s, FramePtr f, Nanos now) {
   switch (s.out) {
     case DirSlot::Out::Trunk:
-      if (s.seg->plumbed) send(s.seg->trunk, f->vnet, f->bytes);
+      if (s.br->plumbed) send(s.br->trunk, f->vnet, f->bytes);
       break;
     case DirSlot::Out::Port:
       send(s.port->sock, f->vnet, f->bytes);
       break;
     case DirSlot::Out::Demux:
-      deliver_down(*s.seg, f->vnet, f->bytes, now);
+      deliver_down(*s.br, f->vnet, f->bytes, now);
       break;
     case DirSlot::Out::Sock:
       send(*s.sock, f->vnet, f->bytes, s.sock_ifindex);
@@ -169,7 +169,7 @@ void DataPlane::emit(DirSlot& s, FramePtr f, Nanos now) {
   }
 }
 
-// Queues a frame into a direction (segmenting first when a per-packet stage needs it).
+// Queues a frame into a direction (split into wire packets first when a per-packet stage needs it).
 void DataPlane::enqueue(DirSlot& s, const virtio_net_hdr& h, std::span<const std::uint8_t> bytes, Nanos now,
                         std::uint64_t& memory_drops) {
   if (queued_bytes_ + bytes.size() > memory_cap) {
@@ -180,11 +180,11 @@ void DataPlane::enqueue(DirSlot& s, const virtio_net_hdr& h, std::span<const std
   f->vnet = h;
   f->bytes.assign(bytes.begin(), bytes.end());
   auto before = s.dir.queued_bytes();
-  if (s.dir.needs_segmentation()) {
-    segs_buf_.clear();
-    segment(std::move(f), segs_buf_);
-    for (auto& seg : segs_buf_) s.dir.offer(std::move(seg), now);
-    segs_buf_.clear();
+  if (s.dir.needs_gso_split()) {
+    gso_buf_.clear();
+    split_gso(std::move(f), gso_buf_);
+    for (auto& pkt : gso_buf_) s.dir.offer(std::move(pkt), now);
+    gso_buf_.clear();
   } else {
     s.dir.offer(std::move(f), now);
   }
@@ -212,11 +212,11 @@ void DataPlane::forward(DirSlot& s, sys::PacketSocket& to, const virtio_net_hdr&
 
 void DataPlane::read_port(Port& p) {
   Nanos now = now_ns();
-  Segment& seg = *p.src.seg;
+  Bridge& br = *p.src.br;
   p.sock.receive(
       [&](const virtio_net_hdr& h, std::span<const std::uint8_t> f) {
-        if (!p.plumbed || !seg.plumbed) return;
-        forward(*p.up, seg.trunk, h, f, now, p.memory_drops);
+        if (!p.plumbed || !br.plumbed) return;
+        forward(*p.up, br.trunk, h, f, now, p.memory_drops);
       },
       kRxBudget);
 }
@@ -242,9 +242,9 @@ void DataPlane::process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::spa
   auto frame = std::make_unique<Frame>();
   frame->vnet = h;
   frame->bytes.assign(f.begin(), f.end());
-  e.segs.clear();
-  segment(std::move(frame), e.segs);
-  for (auto& s : e.segs) {
+  e.gso_out.clear();
+  split_gso(std::move(frame), e.gso_out);
+  for (auto& s : e.gso_out) {
     if (s->bytes.size() < 14) continue;
     std::uint16_t type = static_cast<std::uint16_t>(s->bytes[12] << 8 | s->bytes[13]);
     if (type != 0x0800 && type != 0x86dd) continue;
@@ -262,50 +262,50 @@ void DataPlane::process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::spa
   }
 }
 
-void DataPlane::read_trunk(Segment& seg) {
+void DataPlane::read_trunk(Bridge& br) {
   Nanos now = now_ns();
-  seg.trunk.receive(
+  br.trunk.receive(
       [&](const virtio_net_hdr& h, std::span<const std::uint8_t> f) {
         if (f.size() < 14) return;
-        if (seg.downlink && mac_key(f.data() + 6) == seg.bridge_key) {
+        if (br.downlink && mac_key(f.data() + 6) == br.bridge_key) {
           std::uint64_t drops = 0;
-          forward_downlink(seg, h, f, now, drops);
+          forward_downlink(br, h, f, now, drops);
           return;
         }
-        deliver_down(seg, h, f, now);
+        deliver_down(br, h, f, now);
       },
       kRxBudget);
 }
 
-void DataPlane::forward_downlink(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f,
+void DataPlane::forward_downlink(Bridge& br, const virtio_net_hdr& h, std::span<const std::uint8_t> f,
                                  Nanos now, std::uint64_t& drops) {
-  DirSlot& s = *seg.downlink;
+  DirSlot& s = *br.downlink;
   if (s.dir.passthrough()) {
     ++s.pass_packets;
     s.pass_bytes += f.size();
-    deliver_down(seg, h, f, now);
+    deliver_down(br, h, f, now);
   } else {
     enqueue(s, h, f, now, drops);
   }
 }
 
-void DataPlane::deliver_down(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f,
+void DataPlane::deliver_down(Bridge& br, const virtio_net_hdr& h, std::span<const std::uint8_t> f,
                              Nanos now) {
   if (f.size() < 14) return;
   if (f[0] & 1) {  // group address: every routed port except the sender
     auto src = mac_key(f.data() + 6);
-    for (auto& [k, p] : seg.by_mac)
+    for (auto& [k, p] : br.by_mac)
       if (k != src && p->plumbed) forward(*p->down, p->sock, h, f, now, p->memory_drops);
     return;
   }
-  auto it = seg.by_mac.find(mac_key(f.data()));
-  if (it == seg.by_mac.end() || !it->second->plumbed) return;  // the bridge flooded it; not ours
+  auto it = br.by_mac.find(mac_key(f.data()));
+  if (it == br.by_mac.end() || !it->second->plumbed) return;  // the bridge flooded it; not ours
   Port& p = *it->second;
   forward(*p.down, p.sock, h, f, now, p.memory_drops);
 }
 
 std::unique_ptr<DirSlot> DataPlane::make_slot(std::uint64_t link_id, std::uint64_t purpose, DirSlot::Out o,
-                                              Segment* s, Port* p) {
+                                              Bridge* s, Port* p) {
   auto slot = std::make_unique<DirSlot>(next_slot_++, seed_(link_id, purpose), o, s, p);
   slots_[slot->id] = slot.get();
   return slot;
@@ -318,11 +318,11 @@ void DataPlane::drop_slot(std::unique_ptr<DirSlot>& s) {
   s.reset();
 }
 
-bool DataPlane::wants_routing(const Segment& seg, const Port& p) const {
-  return is_active(p.up_cfg) || is_active(p.down_cfg) || seg.downlink_cfg.has_value();
+bool DataPlane::wants_routing(const Bridge& br, const Port& p) const {
+  return is_active(p.up_cfg) || is_active(p.down_cfg) || br.downlink_cfg.has_value();
 }
 
-bool DataPlane::apply_port(Segment& seg, Port& p, Nanos now) {
+bool DataPlane::apply_port(Bridge& br, Port& p, Nanos now) {
   auto set = [&](std::unique_ptr<DirSlot>& s, const std::optional<DirConfig>& c) {
     if (c)
       s->dir.set_limits(c->limits, now, c->trace);
@@ -331,7 +331,7 @@ bool DataPlane::apply_port(Segment& seg, Port& p, Nanos now) {
   };
   set(p.up, p.up_cfg);
   set(p.down, p.down_cfg);
-  if (wants_routing(seg, p)) {
+  if (wants_routing(br, p)) {
     // A pending restore sees the port wanted again and leaves it routed.
     draining_.erase(std::remove(draining_.begin(), draining_.end(), &p), draining_.end());
     return !p.plumbed;
@@ -346,59 +346,59 @@ bool DataPlane::apply_port(Segment& seg, Port& p, Nanos now) {
 void DataPlane::check_draining() {
   for (std::size_t i = 0; i < draining_.size();) {
     Port& p = *draining_[i];
-    Segment& seg = *p.src.seg;
-    if (p.up->dir.idle() && p.down->dir.idle() && (!seg.downlink || seg.downlink->dir.idle())) {
+    Bridge& br = *p.src.br;
+    if (p.up->dir.idle() && p.down->dir.idle() && (!br.downlink || br.downlink->dir.idle())) {
       draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));
       p.unplumb_pending = true;
-      on_drained_(seg.id, p.spec.ifindex);
+      on_drained_(br.id, p.spec.ifindex);
     } else {
       ++i;
     }
   }
 }
 
-Port& DataPlane::port_rec(Segment& seg, const PortSpec& spec) {
-  auto& slot = seg.ports[spec.ifindex];
+Port& DataPlane::port_rec(Bridge& br, const PortSpec& spec) {
+  auto& slot = br.ports[spec.ifindex];
   if (!slot) {
     slot = std::make_unique<Port>();
     slot->spec = spec;
     slot->key = mac_key(spec.peer_mac);
-    slot->src = Source{&seg, slot.get()};
-    slot->up = make_slot(spec.link_id, kSeedUp, DirSlot::Out::Trunk, &seg, slot.get());
-    slot->down = make_slot(spec.link_id, kSeedDown, DirSlot::Out::Port, &seg, slot.get());
+    slot->src = Source{&br, slot.get()};
+    slot->up = make_slot(spec.link_id, kSeedUp, DirSlot::Out::Trunk, &br, slot.get());
+    slot->down = make_slot(spec.link_id, kSeedDown, DirSlot::Out::Port, &br, slot.get());
   }
   return *slot;
 }
 
-Segment& DataPlane::seg_rec(std::uint64_t id) {
-  auto it = segs_.find(id);
-  if (it == segs_.end()) throw NotFound("link engine", "unknown segment " + std::to_string(id));
+Bridge& DataPlane::bridge_rec(std::uint64_t id) {
+  auto it = bridges_.find(id);
+  if (it == bridges_.end()) throw NotFound("link engine", "unknown bridge " + std::to_string(id));
   return *it->second;
 }
 
-void DataPlane::erase_port(Segment& seg, int ifindex) {
-  auto it = seg.ports.find(ifindex);
-  if (it == seg.ports.end()) return;
+void DataPlane::erase_port(Bridge& br, int ifindex) {
+  auto it = br.ports.find(ifindex);
+  if (it == br.ports.end()) return;
   Port& p = *it->second;
   draining_.erase(std::remove(draining_.begin(), draining_.end(), &p), draining_.end());
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &p.sock), dirty_.end());
   if (p.watched) del_fd(p.sock.fd());
-  seg.by_mac.erase(p.key);
+  br.by_mac.erase(p.key);
   drop_slot(p.up);
   drop_slot(p.down);
-  seg.ports.erase(it);
+  br.ports.erase(it);
 }
 
-Segment* DataPlane::find_seg(std::uint64_t id) {
-  auto it = segs_.find(id);
-  return it == segs_.end() ? nullptr : it->second.get();
+Bridge* DataPlane::find_bridge(std::uint64_t id) {
+  auto it = bridges_.find(id);
+  return it == bridges_.end() ? nullptr : it->second.get();
 }
 
-Segment& DataPlane::add_segment(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac,
+Bridge& DataPlane::add_bridge(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac,
                                 std::string what) {
-  auto& s = segs_[id];
+  auto& s = bridges_[id];
   if (!s) {
-    s = std::make_unique<Segment>();
+    s = std::make_unique<Bridge>();
     s->id = id;
     s->ns = std::move(ns);
     s->bridge = bridge;
@@ -409,54 +409,54 @@ Segment& DataPlane::add_segment(std::uint64_t id, NsAccess ns, int bridge, sys::
   return *s;
 }
 
-void DataPlane::erase_segment(std::uint64_t id) {
-  auto it = segs_.find(id);
-  if (it == segs_.end()) return;
-  Segment& s = *it->second;
+void DataPlane::erase_bridge(std::uint64_t id) {
+  auto it = bridges_.find(id);
+  if (it == bridges_.end()) return;
+  Bridge& s = *it->second;
   std::vector<int> ports;
   for (auto& [ifi, p] : s.ports) ports.push_back(ifi);
   for (int ifi : ports) erase_port(s, ifi);
   drop_slot(s.downlink);
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &s.trunk), dirty_.end());
   if (s.plumbed) del_fd(s.trunk.fd());
-  segs_.erase(it);
+  bridges_.erase(it);
 }
 
 // ---- hand-overs from the control plane ----------------------------------------------------------
 
-void DataPlane::install_trunk(Segment& seg, sys::PacketSocket sock) {
-  seg.trunk = std::move(sock);
-  seg.trunk.unpark();
-  seg.src = Source{&seg, nullptr};
-  add_fd(seg.trunk.fd(), &seg.src);
-  seg.plumbed = true;
+void DataPlane::install_trunk(Bridge& br, sys::PacketSocket sock) {
+  br.trunk = std::move(sock);
+  br.trunk.unpark();
+  br.src = Source{&br, nullptr};
+  add_fd(br.trunk.fd(), &br.src);
+  br.plumbed = true;
 }
 
-void DataPlane::install_port_socket(Segment& seg, Port& p, sys::PacketSocket sock) {
+void DataPlane::install_port_socket(Bridge& br, Port& p, sys::PacketSocket sock) {
   p.sock = std::move(sock);  // parked until route_port
-  p.src = Source{&seg, &p};
+  p.src = Source{&br, &p};
   add_fd(p.sock.fd(), &p.src);
   p.watched = true;
 }
 
-void DataPlane::route_port(Segment& seg, Port& p) {
+void DataPlane::route_port(Bridge& br, Port& p) {
   p.sock.unpark();
   p.plumbed = true;
-  seg.by_mac[p.key] = &p;
+  br.by_mac[p.key] = &p;
 }
 
-Port* DataPlane::unroute_drained(std::uint64_t seg_id, int ifindex, Segment*& seg_out) {
-  Segment* seg = find_seg(seg_id);
-  if (seg == nullptr) return nullptr;
-  auto it = seg->ports.find(ifindex);
-  if (it == seg->ports.end()) return nullptr;
+Port* DataPlane::unroute_drained(std::uint64_t bridge_id, int ifindex, Bridge*& br_out) {
+  Bridge* br = find_bridge(bridge_id);
+  if (br == nullptr) return nullptr;
+  auto it = br->ports.find(ifindex);
+  if (it == br->ports.end()) return nullptr;
   Port& p = *it->second;
   const bool pending = std::exchange(p.unplumb_pending, false);
-  if (!pending || !p.plumbed || wants_routing(*seg, p)) return nullptr;
+  if (!pending || !p.plumbed || wants_routing(*br, p)) return nullptr;
   p.sock.park();
   p.plumbed = false;
-  seg->by_mac.erase(p.key);
-  seg_out = seg;
+  br->by_mac.erase(p.key);
+  br_out = br;
   return &p;
 }
 

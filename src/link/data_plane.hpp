@@ -23,9 +23,9 @@ namespace patchbay::link {
 
 class DataPlane {
  public:
-  // on_drained(segment, port ifindex): a port without conditions has drained; called on the
+  // on_drained(bridge, port ifindex): a port without conditions has drained; called on the
   // data thread, must not block (the engine posts it to the control plane).
-  using DrainedFn = std::function<void(std::uint64_t seg, int ifindex)>;
+  using DrainedFn = std::function<void(std::uint64_t br, int ifindex)>;
   DataPlane(Engine::Seeder seed, DrainedFn on_drained);
   ~DataPlane();  // stop()s
   DataPlane(const DataPlane&) = delete;
@@ -40,26 +40,26 @@ class DataPlane {
   void stop();
 
   // ---- on the data thread (inside call) -------------------------------------------------------
-  // The segment `id`, made on first use (later calls return it unchanged).
-  Segment& add_segment(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac, std::string what);
-  Segment& seg_rec(std::uint64_t id);  // NotFound if unknown
-  Segment* find_seg(std::uint64_t id);
-  Port& port_rec(Segment& seg, const PortSpec& spec);  // made on first use
+  // The bridge `id`, made on first use (later calls return it unchanged).
+  Bridge& add_bridge(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac, std::string what);
+  Bridge& bridge_rec(std::uint64_t id);  // NotFound if unknown
+  Bridge* find_bridge(std::uint64_t id);
+  Port& port_rec(Bridge& br, const PortSpec& spec);  // made on first use
   // Applies the port's configuration to its pipelines; true if the control plane must route it
   // through the engine. A port that no longer needs routing drains first (on_drained).
-  bool apply_port(Segment& seg, Port& p, Nanos now);
-  void erase_port(Segment& seg, int ifindex);
-  void erase_segment(std::uint64_t id);
-  std::unique_ptr<DirSlot> make_slot(std::uint64_t link_id, std::uint64_t purpose, DirSlot::Out o, Segment* s,
+  bool apply_port(Bridge& br, Port& p, Nanos now);
+  void erase_port(Bridge& br, int ifindex);
+  void erase_bridge(std::uint64_t id);
+  std::unique_ptr<DirSlot> make_slot(std::uint64_t link_id, std::uint64_t purpose, DirSlot::Out o, Bridge* s,
                                      Port* p);
   void drop_slot(std::unique_ptr<DirSlot>& s);
   // Hand-overs from the control plane.
-  void install_trunk(Segment& seg, sys::PacketSocket sock);
-  void install_port_socket(Segment& seg, Port& p, sys::PacketSocket sock);
-  void route_port(Segment& seg, Port& p);  // the kernel side is ready: frames take the engine
+  void install_trunk(Bridge& br, sys::PacketSocket sock);
+  void install_port_socket(Bridge& br, Port& p, sys::PacketSocket sock);
+  void route_port(Bridge& br, Port& p);  // the kernel side is ready: frames take the engine
   // For a drained port still unwanted: parks it and takes it off the engine path; returns it (and
-  // its segment) so the control plane restores the kernel side. Null otherwise.
-  Port* unroute_drained(std::uint64_t seg, int ifindex, Segment*& seg_out);
+  // its bridge) so the control plane restores the kernel side. Null otherwise.
+  Port* unroute_drained(std::uint64_t br, int ifindex, Bridge*& br_out);
   Hub* find_hub(int ns_fd);
   Hub* install_hub(int ns_fd, sys::PacketSocket sock);
 
@@ -87,11 +87,11 @@ class DataPlane {
   void read_port(Port& p);
   void read_hub(Hub& hub);
   void process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::span<const std::uint8_t> f);
-  void read_trunk(Segment& seg);
-  void forward_downlink(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now,
+  void read_trunk(Bridge& br);
+  void forward_downlink(Bridge& br, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now,
                         std::uint64_t& drops);
-  void deliver_down(Segment& seg, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now);
-  bool wants_routing(const Segment& seg, const Port& p) const;
+  void deliver_down(Bridge& br, const virtio_net_hdr& h, std::span<const std::uint8_t> f, Nanos now);
+  bool wants_routing(const Bridge& br, const Port& p) const;
   void check_draining();
 
   Engine::Seeder seed_;
@@ -102,7 +102,7 @@ class DataPlane {
   sys::TaskQueue tasks_{"link engine", [this] { wake(); }};
   std::deque<std::function<void()>> work_;  // the thread's batch of posted calls
 
-  std::unordered_map<std::uint64_t, std::unique_ptr<Segment>> segs_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Bridge>> bridges_;
   std::unordered_map<std::uint64_t, DirSlot*> slots_;
   using TimerEntry = std::pair<Nanos, std::uint64_t>;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
@@ -110,7 +110,7 @@ class DataPlane {
   std::uint64_t next_slot_ = 1;
   std::vector<sys::PacketSocket*> dirty_;
   std::vector<Port*> draining_;
-  std::vector<FramePtr> segs_buf_;
+  std::vector<FramePtr> gso_buf_;
   std::uint64_t queued_bytes_ = 0;
 };
 

@@ -14,7 +14,7 @@ struct Engine::Impl {
 
   // The data plane starts first but asks for restores only after a control task routed a port.
   Impl(sys::SetupThread& setup, Seeder seed)
-      : data(std::move(seed), [this](std::uint64_t seg, int ifindex) { ctl.post_restore(seg, ifindex); }),
+      : data(std::move(seed), [this](std::uint64_t br, int ifindex) { ctl.post_restore(br, ifindex); }),
         ctl(setup, data) {}
   ~Impl() {
     ctl.close();  // no new tasks; the running one is cancelled by the data plane's stop
@@ -27,25 +27,25 @@ Engine::Engine(sys::SetupThread& setup, Seeder seed)
     : impl_(std::make_unique<Impl>(setup, std::move(seed))) {}
 Engine::~Engine() = default;
 
-void Engine::add_segment(std::uint64_t seg, NsAccess ns, int bridge_ifindex, sys::Mac bridge_mac,
+void Engine::add_bridge(std::uint64_t br, NsAccess ns, int bridge_ifindex, sys::Mac bridge_mac,
                          std::string what) {
   impl_->ctl.call([&] {
     impl_->data.call(
-        [&] { impl_->data.add_segment(seg, std::move(ns), bridge_ifindex, bridge_mac, std::move(what)); });
+        [&] { impl_->data.add_bridge(br, std::move(ns), bridge_ifindex, bridge_mac, std::move(what)); });
   });
 }
 
-void Engine::remove_segment(std::uint64_t seg) {
-  impl_->ctl.call([&] { impl_->data.call([&] { impl_->data.erase_segment(seg); }); });
+void Engine::remove_bridge(std::uint64_t br) {
+  impl_->ctl.call([&] { impl_->data.call([&] { impl_->data.erase_bridge(br); }); });
 }
 
-void Engine::set_port(std::uint64_t seg, const PortSpec& spec, std::optional<DirConfig> up,
+void Engine::set_port(std::uint64_t br, const PortSpec& spec, std::optional<DirConfig> up,
                       std::optional<DirConfig> down) {
   auto& d = impl_->data;
   impl_->ctl.call([&] {
-    Segment* s = nullptr;
+    Bridge* s = nullptr;
     Port* p = d.call([&]() -> Port* {
-      s = &d.seg_rec(seg);
+      s = &d.bridge_rec(br);
       bool existed = s->ports.count(spec.ifindex) != 0;
       if (!existed && !is_active(up) && !is_active(down) && !s->downlink_cfg) return nullptr;
       Port& port = d.port_rec(*s, spec);
@@ -57,26 +57,26 @@ void Engine::set_port(std::uint64_t seg, const PortSpec& spec, std::optional<Dir
   });
 }
 
-void Engine::remove_port(std::uint64_t seg, int ifindex) {
+void Engine::remove_port(std::uint64_t br, int ifindex) {
   auto& d = impl_->data;
   impl_->ctl.call([&] {
     d.call([&] {
-      if (Segment* s = d.find_seg(seg)) d.erase_port(*s, ifindex);
+      if (Bridge* s = d.find_bridge(br)) d.erase_port(*s, ifindex);
     });
   });
 }
 
-void Engine::set_downlink(std::uint64_t seg, std::optional<DirConfig> cfg,
+void Engine::set_downlink(std::uint64_t br, std::optional<DirConfig> cfg,
                           const std::vector<PortSpec>& ports) {
   auto& d = impl_->data;
   impl_->ctl.call([&] {
-    Segment* s = nullptr;
+    Bridge* s = nullptr;
     std::vector<Port*> to_plumb = d.call([&] {
-      s = &d.seg_rec(seg);
+      s = &d.bridge_rec(br);
       Nanos now = now_ns();
       s->downlink_cfg = cfg;
       if (cfg) {
-        if (!s->downlink) s->downlink = d.make_slot(seg, kSeedDownlink, DirSlot::Out::Demux, s, nullptr);
+        if (!s->downlink) s->downlink = d.make_slot(br, kSeedDownlink, DirSlot::Out::Demux, s, nullptr);
         s->downlink->dir.set_limits(cfg->limits, now, cfg->trace);
       } else if (s->downlink) {
         s->downlink->dir.set_limits(LinkLimits{}, now);
@@ -92,10 +92,10 @@ void Engine::set_downlink(std::uint64_t seg, std::optional<DirConfig> cfg,
   });
 }
 
-bool Engine::has_downlink(std::uint64_t seg) const {
+bool Engine::has_downlink(std::uint64_t br) const {
   auto& d = impl_->data;
   return d.call([&] {
-    const Segment* s = d.find_seg(seg);
+    const Bridge* s = d.find_bridge(br);
     return s != nullptr && s->downlink_cfg.has_value();
   });
 }
@@ -200,11 +200,11 @@ PortStats Engine::p2p_stats(std::uint64_t id) const {
   });
 }
 
-PortStats Engine::stats(std::uint64_t seg, int ifindex) const {
+PortStats Engine::stats(std::uint64_t br, int ifindex) const {
   auto& d = impl_->data;
   return d.call([&] {
     PortStats st;
-    const Segment* s = d.find_seg(seg);
+    const Bridge* s = d.find_bridge(br);
     if (s == nullptr) return st;
     auto pit = s->ports.find(ifindex);
     if (pit == s->ports.end()) return st;
@@ -217,10 +217,10 @@ PortStats Engine::stats(std::uint64_t seg, int ifindex) const {
   });
 }
 
-std::optional<DirectionCounters> Engine::downlink_stats(std::uint64_t seg) const {
+std::optional<DirectionCounters> Engine::downlink_stats(std::uint64_t br) const {
   auto& d = impl_->data;
   return d.call([&]() -> std::optional<DirectionCounters> {
-    const Segment* s = d.find_seg(seg);
+    const Bridge* s = d.find_bridge(br);
     if (s == nullptr || !s->downlink) return std::nullopt;
     return s->downlink->total();
   });

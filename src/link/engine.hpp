@@ -1,19 +1,20 @@
 // The userspace link engine: applies link conditions to frames crossing bridge ports.
 //
 //   Engine eng(setup, [&](auto id, auto purpose) { return seed3(lab_seed, id, purpose); });
-//   eng.add_segment(router_id, ns, lan_bridge_ifindex, lan_mac, "router 'home' LAN");
+//   eng.add_bridge(router_id, ns, lan_bridge_ifindex, lan_mac, "router 'home' LAN");
 //   eng.set_port(router_id, {iface_id, port_ifindex, device_mac, "device 'd1' iface 'eth0'"},
 //                DirConfig{wifi_limits}, DirConfig{wifi_limits});
 //   eng.set_downlink(router_id, DirConfig{limits}, all_lan_ports);
 //
-// A *segment* is a bridge in some namespace (a router's LAN, or the IX in the lab root). A *port*
+// A *bridge* is the engine's record of a Linux bridge in some namespace (a router's LAN, or the
+// IX in the lab root), keyed by its owner's id (router id, 1 = IX). A *port*
 // is one of its bridge ports whose far end is a node (a device interface, a sub-router's WAN). An
 // unconditioned port is a plain veth and costs the engine nothing. A conditioned port is
 // "engine-routed" (see docs/architecture.md, "Link engine"):
 //   * a tc ingress filter on the port (cls_bpf, direct action "drop") discards every frame from
 //     the node after the engine's AF_PACKET socket on the port has copied it;
 //   * the port stops learning and flooding, so the bridge never transmits to it directly;
-//   * the segment's trunk veth (pbe0 on the bridge, hairpin on; pbe1 read by the engine) carries
+//   * the bridge's trunk veth (pbe0 on the bridge, hairpin on; pbe1 read by the engine) carries
 //     frames between the engine and the bridge.
 // Up = node -> port socket -> Up pipeline -> trunk -> bridge. Down = bridge -> trunk -> demux by
 // destination MAC (group frames to every routed port except the sender) -> [downlink stage, for
@@ -80,20 +81,20 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void add_segment(std::uint64_t seg, NsAccess ns, int bridge_ifindex, sys::Mac bridge_mac, std::string what);
+  void add_bridge(std::uint64_t br, NsAccess ns, int bridge_ifindex, sys::Mac bridge_mac, std::string what);
   // The namespace is going away: forget everything without touching the kernel.
-  void remove_segment(std::uint64_t seg);
+  void remove_bridge(std::uint64_t br);
 
   // Sets both directions of a port (nullopt = no condition). A port with no condition on a
-  // segment without a downlink condition returns to the plain path once its queues are empty.
-  void set_port(std::uint64_t seg, const PortSpec& p, std::optional<DirConfig> up,
+  // bridge without a downlink condition returns to the plain path once its queues are empty.
+  void set_port(std::uint64_t br, const PortSpec& p, std::optional<DirConfig> up,
                 std::optional<DirConfig> down);
   // The port is being deleted (device removed, interface replugged): queued frames are dropped.
-  void remove_port(std::uint64_t seg, int ifindex);
+  void remove_port(std::uint64_t br, int ifindex);
   // One shared queue for everything the router sends into its LAN. `ports` lists every port of
-  // the segment (they all become engine-routed while a downlink condition is set).
-  void set_downlink(std::uint64_t seg, std::optional<DirConfig> cfg, const std::vector<PortSpec>& ports);
-  bool has_downlink(std::uint64_t seg) const;
+  // the bridge (they all become engine-routed while a downlink condition is set).
+  void set_downlink(std::uint64_t br, std::optional<DirConfig> cfg, const std::vector<PortSpec>& ports);
+  bool has_downlink(std::uint64_t br) const;
 
   // A point-to-point link (region links): two veth ends in one namespace (the lab's wire
   // namespace), whose peers are the two routers' interfaces. Frames from `if_a` take the A->B
@@ -112,8 +113,8 @@ class Engine {
   void add_l3(std::uint64_t id, NsAccess ns, int ifindex, sys::Mac peer_mac, sys::Mac own_mac, L3Fn fn);
   void remove_l3(std::uint64_t id);
 
-  PortStats stats(std::uint64_t seg, int ifindex) const;
-  std::optional<DirectionCounters> downlink_stats(std::uint64_t seg) const;
+  PortStats stats(std::uint64_t br, int ifindex) const;
+  std::optional<DirectionCounters> downlink_stats(std::uint64_t br) const;
   // Lab-wide cap on bytes held in delay lines and queues (SPEC 7.5); default 256 MiB.
   void set_memory_cap(std::uint64_t bytes);
 

@@ -68,7 +68,7 @@ inline bool is_active(const std::optional<DirConfig>& c) {
 }  // namespace engine_detail
 using namespace engine_detail;
 
-struct Segment;
+struct Bridge;
 struct Port;
 struct P2p;
 struct Hub;
@@ -79,7 +79,7 @@ struct DirSlot {
   std::uint64_t id;
   Direction dir;
   Out out;
-  Segment* seg;
+  Bridge* br;
   Port* port;                         // for Out::Port
   sys::PacketSocket* sock = nullptr;  // for Out::Sock
   int sock_ifindex = 0;               // for Out::Sock on a socket bound to every interface
@@ -92,14 +92,14 @@ struct DirSlot {
     c.bytes += pass_bytes;
     return c;
   }
-  DirSlot(std::uint64_t i, std::uint64_t seed, Out o, Segment* s, Port* p)
-      : id(i), dir(seed), out(o), seg(s), port(p) {}
+  DirSlot(std::uint64_t i, std::uint64_t seed, Out o, Bridge* s, Port* p)
+      : id(i), dir(seed), out(o), br(s), port(p) {}
 };
 
 // What an epoll event points at.
 struct Source {
-  Segment* seg = nullptr;
-  Port* port = nullptr;  // nullptr = the segment's trunk
+  Bridge* br = nullptr;
+  Port* port = nullptr;  // nullptr = the bridge's trunk
   Hub* hub = nullptr;    // the shared socket of a namespace of point-to-point ends
 };
 
@@ -118,7 +118,7 @@ struct L3End {
   int ifindex = 0;
   sys::Mac peer_mac{}, own_mac{};
   Engine::L3Fn fn;
-  std::vector<FramePtr> segs;
+  std::vector<FramePtr> gso_out;
   std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> out;
 };
 
@@ -153,7 +153,7 @@ struct Port {
 
 // A bridge whose ports the engine may route. The first six fields never change; the control
 // plane owns `wired`, `trunk_if` and `engine_if`; the rest is the data plane's.
-struct Segment {
+struct Bridge {
   std::uint64_t id = 0;
   NsAccess ns;
   int bridge = 0;

@@ -50,7 +50,7 @@ struct Layout {
   std::size_t hdr = 0;       // first payload byte = bytes replicated in front of every segment
   std::size_t payload = 0;   // payload bytes of the super-frame
   std::size_t gso_size = 0;  // payload bytes per segment (the last may be shorter)
-  std::uint32_t segments = 0;
+  std::uint32_t packets = 0;  // wire packets (GSO segments)
   bool v6 = false;
   bool tcp = false;
 };
@@ -114,7 +114,7 @@ std::optional<Layout> parse_gso(const Frame& f) {
   if (l.hdr - l.l3 + std::min(l.gso_size, l.payload) > 0xFFFF) return std::nullopt;
   const std::size_t n = (l.payload + l.gso_size - 1) / l.gso_size;
   if (n > UINT32_MAX) return std::nullopt;
-  l.segments = static_cast<std::uint32_t>(n);
+  l.packets = static_cast<std::uint32_t>(n);
   return l;
 }
 
@@ -138,7 +138,7 @@ std::uint32_t pseudo_sum(const std::uint8_t* pkt, const Layout& l, std::size_t l
 void fix_segment(std::uint8_t* pkt, const Layout& l, std::uint32_t i, std::size_t off, std::size_t len,
                  std::uint16_t ip_id, std::uint32_t seq) {
   const bool first = i == 0;
-  const bool last = i + 1 == l.segments;
+  const bool last = i + 1 == l.packets;
   const std::size_t l4_len = l.hdr - l.l4 + len;
 
   std::uint8_t* ip = pkt + l.l3;
@@ -194,13 +194,13 @@ WireShape wire_shape(const Frame& f) {
   const auto l = parse_gso(f);
   if (!l) return {1, f.bytes.size()};
   // Every segment but the first repeats the headers; the payload is carried exactly once.
-  return {l->segments, f.bytes.size() + std::uint64_t{l->segments - 1} * l->hdr};
+  return {l->packets, f.bytes.size() + std::uint64_t{l->packets - 1} * l->hdr};
 }
 
 void complete_checksum(Frame& f) {
   if (!(f.vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return;
   // A GSO frame keeps its partial checksum: it is still needed if the frame is forwarded whole,
-  // and segment() recomputes per-segment checksums from scratch anyway.
+  // and split_gso() recomputes per-segment checksums from scratch anyway.
   if (f.vnet.gso_type != VIRTIO_NET_HDR_GSO_NONE) return;
   const std::size_t start = f.vnet.csum_start;
   const std::size_t at = start + f.vnet.csum_offset;
@@ -215,7 +215,7 @@ void complete_checksum(Frame& f) {
   f.vnet.flags &= static_cast<std::uint8_t>(~VIRTIO_NET_HDR_F_NEEDS_CSUM);
 }
 
-void segment(FramePtr f, std::vector<FramePtr>& out) {
+void split_gso(FramePtr f, std::vector<FramePtr>& out) {
   if (f->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
     complete_checksum(*f);
     out.push_back(std::move(f));
@@ -231,8 +231,8 @@ void segment(FramePtr f, std::vector<FramePtr>& out) {
   const std::uint16_t ip_id = l.v6 ? 0 : load16(src + l.l3 + 4);
   const std::uint32_t seq = l.tcp ? load32(src + l.l4 + 4) : 0;
 
-  out.reserve(out.size() + l.segments);
-  for (std::uint32_t i = 0; i + 1 < l.segments; ++i) {
+  out.reserve(out.size() + l.packets);
+  for (std::uint32_t i = 0; i + 1 < l.packets; ++i) {
     const std::size_t off = std::size_t{i} * l.gso_size;  // all but the last carry gso_size bytes
     auto seg = std::make_unique<Frame>();
     seg->bytes.resize(l.hdr + l.gso_size);
@@ -244,7 +244,7 @@ void segment(FramePtr f, std::vector<FramePtr>& out) {
 
   // The last segment reuses the super-frame's buffer: its headers are already in place, so only
   // the tail payload moves down (memmove: the ranges may overlap).
-  const std::uint32_t i = l.segments - 1;
+  const std::uint32_t i = l.packets - 1;
   const std::size_t off = std::size_t{i} * l.gso_size;
   const std::size_t len = l.payload - off;
   std::memmove(src + l.hdr, src + l.hdr + off, len);

@@ -2,7 +2,7 @@
 //
 //   auto f = std::make_unique<Frame>();   // filled from a PACKET_VNET_HDR socket
 //   WireShape s = wire_shape(*f);          // how many wire packets / bytes a GSO frame stands for
-//   segment(std::move(f), out);            // one checksummed wire packet per element of `out`
+//   split_gso(std::move(f), out);          // one checksummed wire packet per element of `out`
 //
 // A frame read from a PACKET_VNET_HDR socket may be a GSO super-frame (up to 64 KB, one TCP/UDP
 // header, gso_size payload bytes per wire segment) and may carry a partial checksum
@@ -26,7 +26,7 @@ struct Frame {
 using FramePtr = std::unique_ptr<Frame>;
 
 struct WireShape {
-  std::uint32_t segments = 1;    // wire packets (1 for a non-GSO frame)
+  std::uint32_t packets = 1;     // wire packets (1 for a non-GSO frame)
   std::uint64_t wire_bytes = 0;  // sum of the wire packets' lengths incl. their Ethernet headers
 };
 
@@ -44,7 +44,7 @@ void complete_checksum(Frame& f);
 // only on the last, CWR only on the first) and full L4 checksums; each has gso_type NONE and no
 // NEEDS_CSUM flag. A non-GSO frame is passed through with its checksum completed. Frames that
 // cannot be parsed are passed through unchanged (the receiver decides), never dropped here.
-void segment(FramePtr f, std::vector<FramePtr>& out);
+void split_gso(FramePtr f, std::vector<FramePtr>& out);
 
 // The Internet checksum helpers (RFC 1071) the above are built on (exposed for tests).
 // csum_partial adds the bytes as big-endian 16-bit words to `sum` (an odd last byte is padded

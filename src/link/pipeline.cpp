@@ -95,20 +95,39 @@ double Trace::average_kbit() const {
 
 // ---- Direction -----------------------------------------------------------------------------------
 
+namespace {
+
+double duplicate_pct(const LinkLimits& l) {
+  return l.duplicate_pct;
+}
+
+// Reordering means skipping the delay line: without latency, or when overtaking is forbidden, it
+// could have no effect, and a draw for it would be wasted.
+double reorder_pct(const LinkLimits& l) {
+  return l.latency_ms > 0 && l.jitter_reorders ? l.reorder_pct : 0.0;
+}
+
+}  // namespace
+
 struct Direction::Impl {
   explicit Impl(std::uint64_t seed)
       : loss(seed),
-        duplicate(seed, kDuplicateStream),
+        duplicate(seed, kDuplicateStream, duplicate_pct),
         corrupt(seed),
         delay(seed),
-        reorder(seed, kReorderStream) {}
+        reorder(seed, kReorderStream, reorder_pct) {}
+
+  template <typename F>
+  void for_each_stage(F&& f) {
+    f(loss), f(duplicate), f(corrupt), f(bottleneck), f(delay), f(reorder);
+  }
 
   LossStage loss;
   PercentStage duplicate;
   CorruptStage corrupt;
   BottleneckQueue bottleneck;
   DelaySampler delay;
-  PercentStage reorder;  // active only when it can change the order (see set_limits)
+  PercentStage reorder;  // active only when it can change the order (reorder_pct)
   DelayLine line;
   bool no_overtaking = false;
   std::uint64_t next_seq = 0;
@@ -125,24 +144,19 @@ Direction::Direction(std::uint64_t seed) : impl_(new Impl(seed)) {
 void Direction::set_limits(const LinkLimits& limits, Nanos now, std::shared_ptr<const Trace> trace) {
   limits_ = limits;
   Impl& s = *impl_;
-  s.loss.configure(limits);
-  s.duplicate.configure(limits.duplicate_pct);
-  s.corrupt.configure(limits.corrupt_pct);
-  s.bottleneck.configure(limits, std::move(trace), now);
-  s.delay.configure(limits);
-  const bool reorder_can_act = limits.latency_ms > 0 && limits.jitter_reorders;
-  s.reorder.configure(reorder_can_act ? limits.reorder_pct : 0.0);
+  const StageConfig c{limits_, trace, now};
+  s.for_each_stage([&](Stage auto& stage) { stage.configure(c); });
   s.no_overtaking = !limits.jitter_reorders;
 }
 
-bool Direction::needs_segmentation() const {
+bool Direction::needs_gso_split() const {
   const Impl& s = *impl_;
   return s.loss.active() || s.duplicate.active() || s.corrupt.active() || s.reorder.active();
 }
 
 bool Direction::passthrough() const {
   const Impl& s = *impl_;
-  return !needs_segmentation() && !s.bottleneck.active() && !s.delay.active() && s.line.empty();
+  return !needs_gso_split() && !s.bottleneck.active() && !s.delay.active() && s.line.empty();
 }
 
 void Direction::offer(FramePtr f, Nanos now) {
@@ -151,40 +165,40 @@ void Direction::offer(FramePtr f, Nanos now) {
   // how many wire packets the frame stands for.
   const WireShape shape = wire_shape(*f);
   if (s.loss.active() && s.loss.drop()) {
-    counters_.drops_loss += shape.segments;
+    counters_.drops_loss += shape.packets;
     return;
   }
   FramePtr copy;
   if (s.duplicate.active() && s.duplicate.fire()) {
     copy = std::make_unique<Frame>(*f);
-    counters_.duplicated += shape.segments;
+    counters_.duplicated += shape.packets;
   }
   for (FramePtr* frame : {&f, &copy}) {
     if (!*frame) continue;
-    if (s.corrupt.active() && s.corrupt.apply(**frame)) counters_.corrupted += shape.segments;
+    if (s.corrupt.active() && s.corrupt.apply(**frame)) counters_.corrupted += shape.packets;
 
-    const std::optional<Nanos> departure = s.bottleneck.admit(now, shape.segments, shape.wire_bytes);
+    const std::optional<Nanos> departure = s.bottleneck.admit(now, shape.packets, shape.wire_bytes);
     counters_.queue_high_water = std::max(counters_.queue_high_water, s.bottleneck.depth());
     if (!departure) {
-      counters_.drops_queue += shape.segments;
+      counters_.drops_queue += shape.packets;
       continue;
     }
 
     Nanos due = *departure;
     if (s.reorder.active() && s.reorder.fire()) {
-      counters_.reordered += shape.segments;
+      counters_.reordered += shape.packets;
     } else {
       due += s.delay.sample();
     }
     if (s.no_overtaking && !s.line.empty()) due = std::max(due, s.line.latest_due());
-    s.line.push(Pending{due, s.next_seq++, shape.segments, shape.wire_bytes, std::move(*frame)});
+    s.line.push(Pending{due, s.next_seq++, shape.packets, shape.wire_bytes, std::move(*frame)});
   }
 }
 
 void Direction::poll(Nanos now, std::vector<FramePtr>& out) {
   Pending p;
   while (impl_->line.pop_due(now, p)) {
-    counters_.packets += p.segments;
+    counters_.packets += p.packets;
     counters_.bytes += p.wire_bytes;
     out.push_back(std::move(p.frame));
   }

@@ -19,9 +19,9 @@
 // * jitter_reorders == false: a packet is never delivered before one offered earlier.
 // * Every random decision comes from per-stage generators derived from the constructor's seed,
 //   so the same seed and the same packet sequence give the same decisions.
-// * A frame counts as wire_shape(frame).segments packets for rate, trace and queue accounting.
-//   Loss/duplicate/corrupt/reorder decide per frame: the engine segments GSO frames first
-//   whenever needs_segmentation() is true.
+// * A frame counts as wire_shape(frame).packets packets for rate, trace and queue accounting.
+//   Loss/duplicate/corrupt/reorder decide per frame: the engine splits GSO frames first
+//   whenever needs_gso_split() is true.
 #pragma once
 
 #include <cstdint>
@@ -74,7 +74,7 @@ class Direction {
   // either, so order is kept).
   bool passthrough() const;
   // Loss, duplicate, corrupt or reorder active: offer wire packets, not GSO frames.
-  bool needs_segmentation() const;
+  bool needs_gso_split() const;
 
   void offer(FramePtr f, Nanos now);
   // Appends due frames (due <= now) in delivery order.

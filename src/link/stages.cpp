@@ -78,7 +78,8 @@ double Rng::normal() {
 
 // ---- Loss, corrupt -------------------------------------------------------------------------------
 
-void LossStage::configure(const LinkLimits& l) {
+void LossStage::configure(const StageConfig& c) {
+  const LinkLimits& l = c.limits;
   pct_ = l.burst_loss ? 0.0 : l.loss_pct;
   ge_ = l.burst_loss;
   if (!ge_) bad_ = false;
@@ -179,11 +180,12 @@ Nanos TraceServer::depart(Nanos start, std::uint64_t wire_bytes) {
 
 // ---- Bottleneck queue ----------------------------------------------------------------------------
 
-void BottleneckQueue::configure(const LinkLimits& l, std::shared_ptr<const Trace> trace, Nanos now) {
+void BottleneckQueue::configure(const StageConfig& c) {
+  const LinkLimits& l = c.limits;
   double kbit = 0;
-  if (trace) {
-    kbit = trace->average_kbit();
-    trace_.set_trace(std::move(trace), now);
+  if (c.trace) {
+    kbit = c.trace->average_kbit();
+    trace_.set_trace(c.trace, c.now);
     server_ = &trace_;
   } else if (l.rate_kbit > 0) {
     kbit = l.rate_kbit;
@@ -207,15 +209,15 @@ void BottleneckQueue::drain(Nanos now) {
   while (!waiting_.empty() && waiting_.front().first <= now) waiting_pkts_ -= waiting_.pop_front().second;
 }
 
-std::optional<Nanos> BottleneckQueue::admit(Nanos now, std::uint32_t segments, std::uint64_t wire_bytes) {
+std::optional<Nanos> BottleneckQueue::admit(Nanos now, std::uint32_t packets, std::uint64_t wire_bytes) {
   drain(now);
   const Nanos start = std::max(now, last_departure_);
   if (server_ == nullptr) return start;
   // An empty queue always accepts, so a GSO frame larger than a small explicit limit still passes.
-  if (waiting_pkts_ > 0 && waiting_pkts_ + segments > limit_) return std::nullopt;
+  if (waiting_pkts_ > 0 && waiting_pkts_ + packets > limit_) return std::nullopt;
   last_departure_ = server_->depart(start, wire_bytes);
-  waiting_.push_back({last_departure_, segments});
-  waiting_pkts_ += segments;
+  waiting_.push_back({last_departure_, packets});
+  waiting_pkts_ += packets;
   return last_departure_;
 }
 
@@ -243,7 +245,8 @@ const std::vector<double>& pareto_table() {
   return table;
 }
 
-void DelaySampler::configure(const LinkLimits& l) {
+void DelaySampler::configure(const StageConfig& c) {
+  const LinkLimits& l = c.limits;
   latency_ns_ = static_cast<Nanos>(l.latency_ms) * kNanosPerMs;
   jitter_ns_ = static_cast<Nanos>(l.jitter_ms) * kNanosPerMs;
   dist_ = l.distribution;

@@ -1,11 +1,18 @@
 // The stages link::Direction (pipeline.hpp) is composed of, one small class per idea:
 //
-//   LossStage       Bernoulli or Gilbert-Elliott drop decision
-//   PercentStage    a biased coin (duplicate, reorder)
-//   CorruptStage    flips one bit past the Ethernet header
-//   BottleneckQueue tail-drop queue in front of a Server (RateServer or TraceServer)
-//   DelaySampler    latency + jitter draw from the configured distribution
-//   DelayLine       time-ordered frames waiting for delivery
+//   LossStage       Bernoulli or Gilbert-Elliott drop decision           bool drop()
+//   PercentStage    a biased coin (duplicate, reorder)                   bool fire()
+//   CorruptStage    flips one bit past the Ethernet header               bool apply(Frame&)
+//   BottleneckQueue tail-drop queue in front of a Server (RateServer or  optional<Nanos> admit(...)
+//                   TraceServer)
+//   DelaySampler    latency + jitter draw from the configured distribution  Nanos sample()
+//   DelayLine       time-ordered frames waiting for delivery (storage, not a stage)
+//
+// Every stage meets one contract (the Stage concept below): configure(StageConfig) from the
+// direction's limits, keeping whatever state a real channel keeps across a change (Gilbert-Elliott
+// state, rate remainder, trace clock), and active(), false when the stage cannot act at all, so an
+// inactive stage is skipped without a random draw (the streams of the others stay put). The verb
+// differs by what the stage does to a frame (decide, transform, schedule), as listed above.
 //
 // Every random stage owns its own Rng seeded from (direction seed, stage constant), so enabling
 // duplication never shifts the loss stream and the same packet sequence gives the same decisions.
@@ -14,6 +21,7 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -78,11 +86,25 @@ class Ring {
   std::size_t head_ = 0, size_ = 0;
 };
 
+// What a stage is configured from: the direction's new limits, the trace loaded for them (the
+// bottleneck only) and the time of the change.
+struct StageConfig {
+  const LinkLimits& limits;
+  const std::shared_ptr<const Trace>& trace;
+  Nanos now = 0;
+};
+
+template <typename S>
+concept Stage = requires(S& s, const S& cs, const StageConfig& c) {
+  s.configure(c);
+  { cs.active() } -> std::same_as<bool>;
+};
+
 class LossStage {
  public:
   explicit LossStage(std::uint64_t seed) : rng_(seed, kLossStream) {}
   // Keeps the Gilbert-Elliott state across changes: a condition change is not a new channel.
-  void configure(const LinkLimits& l);
+  void configure(const StageConfig& c);
   bool active() const { return pct_ > 0 || ge_.has_value(); }
   bool drop();
 
@@ -93,23 +115,26 @@ class LossStage {
   bool bad_ = false;
 };
 
-// duplicate_pct and reorder_pct are the same idea (one biased coin per frame) on separate streams.
+// duplicate_pct and reorder_pct are the same idea (one biased coin per frame) on separate streams;
+// `percent` picks the coin's bias from the limits (0 when the stage could have no effect).
 class PercentStage {
  public:
-  PercentStage(std::uint64_t seed, std::uint64_t stream) : rng_(seed, stream) {}
-  void configure(double pct) { pct_ = pct; }
+  using Pick = double (*)(const LinkLimits&);
+  PercentStage(std::uint64_t seed, std::uint64_t stream, Pick percent) : rng_(seed, stream), pick_(percent) {}
+  void configure(const StageConfig& c) { pct_ = pick_(c.limits); }
   bool active() const { return pct_ > 0; }
   bool fire() { return rng_.chance(pct_); }
 
  private:
   Rng rng_;
+  Pick pick_;
   double pct_ = 0;
 };
 
 class CorruptStage {
  public:
   explicit CorruptStage(std::uint64_t seed) : rng_(seed, kCorruptStream) {}
-  void configure(double pct) { pct_ = pct; }
+  void configure(const StageConfig& c) { pct_ = c.limits.corrupt_pct; }
   bool active() const { return pct_ > 0; }
   // True when a bit was flipped (at a byte offset in [14, size)).
   bool apply(Frame& f);
@@ -160,16 +185,17 @@ class TraceServer final : public Server {
 };
 
 // The bottleneck: departure times are computed on admission (FIFO, so they are final), and only
-// (departure, segments) records stay here to measure occupancy; the frame itself goes straight to
+// (departure, packets) records stay here to measure occupancy; the frame itself goes straight to
 // the delay line with its final due time. That makes next_deadline() a single heap/FIFO peek.
 class BottleneckQueue {
  public:
-  void configure(const LinkLimits& l, std::shared_ptr<const Trace> trace, Nanos now);
+  // The trace, when given, overrides limits.rate_kbit.
+  void configure(const StageConfig& c);
   bool active() const { return server_ != nullptr; }
   // Departure time for a frame arriving at `now`, or nullopt when the queue is full (tail drop).
   // Without a server frames still leave no earlier than the last scheduled departure, so removing
   // the rate never lets new packets overtake ones still queued.
-  std::optional<Nanos> admit(Nanos now, std::uint32_t segments, std::uint64_t wire_bytes);
+  std::optional<Nanos> admit(Nanos now, std::uint32_t packets, std::uint64_t wire_bytes);
   std::uint64_t depth() const { return waiting_pkts_; }
   std::uint64_t limit() const { return limit_; }
 
@@ -186,7 +212,7 @@ class BottleneckQueue {
 class DelaySampler {
  public:
   explicit DelaySampler(std::uint64_t seed) : rng_(seed, kDelayStream) {}
-  void configure(const LinkLimits& l);
+  void configure(const StageConfig& c);
   bool active() const { return latency_ns_ > 0 || jitter_ns_ > 0; }
   Nanos sample();  // latency + jitter * draw, clamped >= 0; no draw without jitter
 
@@ -197,6 +223,9 @@ class DelaySampler {
   DelayDistribution dist_ = DelayDistribution::Uniform;
 };
 
+static_assert(Stage<LossStage> && Stage<PercentStage> && Stage<CorruptStage> && Stage<BottleneckQueue> &&
+              Stage<DelaySampler>);
+
 // The standardised (mean 0, sd 1) Pareto table, alpha = 3, built at first use from the quantile
 // function. A finite table (like netem's) bounds the tail at ~21 sd, which keeps a single draw
 // from stalling a direction for minutes.
@@ -205,7 +234,7 @@ const std::vector<double>& pareto_table();
 struct Pending {
   Nanos due = 0;
   std::uint64_t seq = 0;  // offer order: FIFO among equal due times
-  std::uint32_t segments = 1;
+  std::uint32_t packets = 1;  // wire packets
   std::uint64_t wire_bytes = 0;
   FramePtr frame;
 };

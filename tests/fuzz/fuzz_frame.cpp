@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   link::complete_checksum(*c);
   if (c->bytes.size() != f->bytes.size()) __builtin_trap();  // in place: never resized
   std::vector<link::FramePtr> out;
-  link::segment(make(), out);
+  link::split_gso(make(), out);
   if (out.empty() || out.size() > 65536) __builtin_trap();
   for (auto& o : out)
     if (!o || o->bytes.size() > 65536 + 256) __builtin_trap();

@@ -160,7 +160,7 @@ bool vnet_is_zero(const virtio_net_hdr& v) {
 
 std::vector<FramePtr> run_segment(const Frame& f) {
   std::vector<FramePtr> out;
-  segment(std::make_unique<Frame>(f), out);
+  split_gso(std::make_unique<Frame>(f), out);
   return out;
 }
 
@@ -172,7 +172,7 @@ void check_segments(const Spec& s, const Built& b) {
   const auto out = run_segment(b.frame);
   const std::size_t n = (s.payload + s.gso_size - 1) / s.gso_size;
   ASSERT_EQ(out.size(), n);
-  ASSERT_EQ(shape.segments, n);
+  ASSERT_EQ(shape.packets, n);
 
   const Bytes& orig = b.frame.bytes;
   Bytes joined;
@@ -300,7 +300,7 @@ TEST(Gso, TcpV4JumboFrameIntoMssSegments) {
   const Built b = build(s, rng);
   ASSERT_EQ(b.frame.bytes.size(), 9000u);
   check_segments(s, b);
-  EXPECT_EQ(wire_shape(b.frame).segments, 7u);
+  EXPECT_EQ(wire_shape(b.frame).packets, 7u);
   EXPECT_EQ(wire_shape(b.frame).wire_bytes, 9000u + 6 * 66);
 }
 
@@ -370,7 +370,7 @@ TEST(Gso, NonGsoFrameIsChecksummedAndPassedThrough) {
   auto f = std::make_unique<Frame>(b.frame);
   const Frame* raw = f.get();
   std::vector<FramePtr> out;
-  segment(std::move(f), out);
+  split_gso(std::move(f), out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].get(), raw);  // no copy
   EXPECT_TRUE(l4_checksum_valid(out[0]->bytes, b.l3, b.l4, true, false));
@@ -399,7 +399,7 @@ TEST(Gso, UnparseableFramesPassThroughUnchanged) {
   add("empty", [](Frame& f) { f.bytes.clear(); });
   for (auto& [name, f] : cases) {
     SCOPED_TRACE(name);
-    EXPECT_EQ(wire_shape(f).segments, 1u);
+    EXPECT_EQ(wire_shape(f).packets, 1u);
     EXPECT_EQ(wire_shape(f).wire_bytes, f.bytes.size());
     const auto out = run_segment(f);
     ASSERT_EQ(out.size(), 1u);
@@ -411,7 +411,7 @@ TEST(Gso, UnparseableFramesPassThroughUnchanged) {
 TEST(Frame, WireShapeOfNonGsoFrameIsItsSize) {
   Frame f;
   f.bytes.resize(1514);
-  EXPECT_EQ(wire_shape(f).segments, 1u);
+  EXPECT_EQ(wire_shape(f).packets, 1u);
   EXPECT_EQ(wire_shape(f).wire_bytes, 1514u);
 }
 
@@ -426,7 +426,7 @@ TEST(Frame, WireShapeAgreesWithSegmentAcrossShapes) {
 }
 
 // Random bytes and randomly damaged real frames with random vnet headers: nothing may crash
-// (the suite also runs under ASan+UBSan), and wire_shape must always describe segment()'s output.
+// (the suite also runs under ASan+UBSan), and wire_shape must always describe split_gso()'s output.
 TEST(Frame, FuzzedInputsNeverCrashAndShapeAgrees) {
   std::mt19937 rng(50);
   const std::uint8_t types[] = {0, 1, 3, 4, 5, 0x81, 0x84, 0x85, 0xFF};
@@ -456,7 +456,7 @@ TEST(Frame, FuzzedInputsNeverCrashAndShapeAgrees) {
     complete_checksum(copy);
     EXPECT_EQ(copy.bytes.size(), f.bytes.size());
     const auto out = run_segment(f);
-    ASSERT_EQ(out.size(), shape.segments) << "round " << round;
+    ASSERT_EQ(out.size(), shape.packets) << "round " << round;
     std::uint64_t total = 0;
     for (const auto& p : out) total += p->bytes.size();
     ASSERT_EQ(total, shape.wire_bytes) << "round " << round;

@@ -515,7 +515,7 @@ TEST(PipelineReorder, ShareOfPacketsSkipsTheDelayLine) {
 
 TEST(PipelineReorder, HasNoEffectWithoutLatency) {
   Direction d = direction({.reorder_pct = 50}, 12);
-  EXPECT_FALSE(d.needs_segmentation());
+  EXPECT_FALSE(d.needs_gso_split());
   std::vector<FramePtr> out;
   for (int i = 0; i < 100; ++i) d.offer(frame(100, i), 0);
   d.poll(0, out);
@@ -567,7 +567,7 @@ TEST(PipelineSetLimits, ClearingDeliversWhatWasQueuedThenPassesThrough) {
   for (int i = 0; i < 5; ++i) d.offer(frame(1000, i), 0);  // due at 21..25 ms
   d.set_limits(LinkLimits{}, ms(0.5));
   EXPECT_FALSE(d.passthrough());  // frames are pending: bypassing now could reorder
-  EXPECT_FALSE(d.needs_segmentation());
+  EXPECT_FALSE(d.needs_gso_split());
   d.offer(frame(1000, 5), ms(0.5));  // still behind the bottleneck queue (leaves at 5 ms)
   std::vector<FramePtr> out;
   d.poll(ms(5), out);
@@ -618,13 +618,13 @@ TEST(PipelineState, PassthroughIdleAndDeadlineFollowTheFrames) {
   EXPECT_EQ(d.counters().bytes, 300u);
 }
 
-TEST(PipelineState, NeedsSegmentationOnlyForPerPacketStages) {
+TEST(PipelineState, NeedsGsoSplitOnlyForPerPacketStages) {
   const auto needs = [](auto mutate) {
     LinkLimits l;
     mutate(l);
     Direction d(1);
     d.set_limits(l, 0);
-    return d.needs_segmentation();
+    return d.needs_gso_split();
   };
   EXPECT_FALSE(needs([](LinkLimits&) {}));
   EXPECT_FALSE(needs([](LinkLimits& l) { l.rate_kbit = 1000; }));
