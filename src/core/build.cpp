@@ -29,13 +29,6 @@ void validate_node_name(const std::string& kind, const std::string& n) {
                           "names starting with 'region_' are reserved for region routers");
 }
 
-std::shared_ptr<Netns> adopt(sys::PreparedNs p) {
-  auto ns = std::make_shared<Netns>();
-  ns->fd = std::move(p.fd);
-  ns->nl = std::move(p.nl);
-  return ns;
-}
-
 void validate_ifname(const std::string& dev, const std::string& n) {
   bool ok = !n.empty() && n.size() <= 15 && n != "." && n != ".." && n != "lo";
   for (char c : n)

@@ -139,7 +139,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   }
   r->alive = true;
   logs_->publish(r->id, r->log);
-  if (r->region && !r->region_router) region_router_added(*r);
+  if (r->region && !r->region_router) regions_->router_added(*r, routes);
   if (r->downlink || r->uplink_up || r->uplink_down || services_->engine_if_started()) {
     try {
       attach_router_links(*r);
@@ -354,7 +354,7 @@ void LabCore::remove_router(NodeId id) {
   stop_ra(*r);
   stop_nat64(*r);
   detach_router_links(*r);
-  if (r->region) region_router_removed(*r);
+  if (r->region) regions_->router_removed(*r, r->ancestor_routes);
   if (r->nat_attached) services_->nat_controller().detach(r->id);
   // Closed only now: the RA service, NAT64 and the NAT controller log for the router until they
   // are stopped, and their last records belong in its files.

@@ -37,7 +37,7 @@ std::optional<NodeId> Router::upstream() const {
 }
 std::optional<std::string> Router::region() const {
   auto c = core();
-  return c->region_name(locked(as_router(rec()), &RouterRec::region));
+  return c->regions().name_of(locked(as_router(rec()), &RouterRec::region));
 }
 IpSupport Router::ip_support() const {
   return locked(as_router(rec()), &RouterRec::ip_support);

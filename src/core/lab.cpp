@@ -95,20 +95,20 @@ void Lab::remove_router(NodeId id) {
 }
 
 Region Lab::add_region(std::string name) {
-  auto v = live(core_)->add_region(name);
+  auto v = live(core_)->regions().add(name);
   return Region(v.name, v.router, v.index);
 }
 
 void Lab::link_regions(const Region& a, const Region& b, RegionLink link) {
-  live(core_)->link_regions(a.index(), b.index(), link);
+  live(core_)->regions().link(a.index(), b.index(), link);
 }
 
 void Lab::break_region_link(const Region& a, const Region& b) {
-  live(core_)->break_region_link(a.index(), b.index());
+  live(core_)->regions().break_link(a.index(), b.index());
 }
 
 void Lab::restore_region_link(const Region& a, const Region& b) {
-  live(core_)->restore_region_link(a.index(), b.index());
+  live(core_)->regions().restore_link(a.index(), b.index());
 }
 
 DefaultRegions Lab::add_default_regions() {
@@ -127,7 +127,7 @@ std::optional<Region> Lab::region(std::string_view name) const {
 
 std::vector<Region> Lab::regions() const {
   std::vector<Region> out;
-  for (auto& v : live(core_)->regions()) out.push_back(Region(v.name, v.router, v.index));
+  for (auto& v : live(core_)->regions().list()) out.push_back(Region(v.name, v.router, v.index));
   return out;
 }
 

@@ -117,6 +117,8 @@ LabCore::LabCore(LabOpts opts)
     if (writer_) writer_->enqueue(ev);  // unbounded queue, no I/O: safe under the bus lock
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
+  wire_ = std::make_unique<WireNamespace>(*setup_);
+  regions_ = std::make_unique<Regions>(*this);
   // The callbacks run on service threads, which stop() joins in shutdown(), before any member
   // they reach is destroyed.
   services_ = std::make_unique<LabServices>(

@@ -23,7 +23,9 @@
 
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
+#include "core/netns.hpp"
 #include "core/node_logs.hpp"
+#include "core/regions.hpp"
 #include "core/services.hpp"
 #include "events/bus.hpp"
 #include "events/writer.hpp"
@@ -42,23 +44,6 @@
 #include "sys/setup_thread.hpp"
 
 namespace patchbay::detail {
-
-// A network namespace and its netlink socket (opened inside once, usable from any thread).
-struct Netns {
-  UniqueFd fd;
-  sys::NetlinkSocket nl;
-  std::mutex nl_mu;
-  std::atomic<int> next_ifindex{2};  // 1 is lo
-
-  void commit(sys::NlBatch& b) {
-    std::lock_guard lk(nl_mu);
-    nl.commit(b);
-  }
-  int alloc_ifindex() { return next_ifindex.fetch_add(1); }
-};
-
-// A namespace prepared by the setup thread, owned from here on.
-std::shared_ptr<Netns> adopt(sys::PreparedNs p);
 
 enum class NodeKind { Ix, Router, Device };
 struct RaService;  // ra.cpp
@@ -212,25 +197,6 @@ struct RouterConfig {
   bool built = false;
 };
 
-struct RegionRec {
-  std::string name;
-  NodeId router;
-  std::uint32_t index = 0;
-  // Every prefix routed towards the region router: its blocks, its LAN and its subtree's
-  // exposed prefixes. Linked regions route all of them over the link (or the detour).
-  std::set<std::pair<IpAddr, std::uint8_t>> prefixes;
-};
-
-struct RegionLinkRec {
-  std::uint32_t a = 0, b = 0;  // region indexes, a < b
-  core::AddressPlan::RegionLinkAlloc alloc;
-  RegionLink link;
-  bool broken = false;
-  std::uint32_t via = 0;   // detour region while broken
-  int if_a = 0, if_b = 0;  // router-side interfaces
-  std::uint64_t engine_id = 0;
-};
-
 struct DeviceConfig {
   std::string name;
   std::vector<std::pair<std::string, NodeId>> ifaces;
@@ -287,21 +253,16 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void send_rs(DeviceRec& d, const IfaceRec& i);
   bool link_running(DeviceRec& d, const IfaceRec& i);
 
-  // Regions (src/core/regions.cpp). Serialised by region_mu_.
-  struct RegionView {
-    std::string name;
-    NodeId router;
-    std::uint32_t index;
-  };
-  RegionView add_region(const std::string& name);
-  void link_regions(std::uint32_t a, std::uint32_t b, const RegionLink& link);
-  void break_region_link(std::uint32_t a, std::uint32_t b);
-  void restore_region_link(std::uint32_t a, std::uint32_t b);
-  std::vector<RegionView> regions() const;
-  std::optional<std::string> region_name(std::optional<std::uint32_t> index) const;
-  // A router inside a region was built / is being removed: keep the linked regions' routes.
-  void region_router_added(const RouterRec& r);
-  void region_router_removed(const RouterRec& r);
+  Regions& regions() { return *regions_; }  // SPEC 8 (regions.hpp)
+  WireNamespace& wire() { return *wire_; }  // region links and NAT64 veths
+  // Runs f(plan) under the lab lock: address allocation and release for the parts that own
+  // records of their own (regions).
+  template <typename F>
+  decltype(auto) with_plan(F&& f) {
+    std::lock_guard lk(mu_);
+    return f(plan_);
+  }
+  void emit(const std::string& kind, nlohmann::json fields);
 
   // Link conditions (src/core/link_conditions.cpp). Callers hold the node's mu.
   void set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c, LinkDirection dir);
@@ -382,7 +343,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   Netns& ns_of(NodeId owner);  // 0 or 1 = lab root
   std::vector<sys::Sysctl> lab_sysctls() const;
   static std::vector<sys::Sysctl> bridge_sysctls();
-  void emit(const std::string& kind, nlohmann::json fields);
 
   void ensure_bridge(std::uint64_t br);  // router id, or 1 = the IX
   link::PortSpec device_port(const DeviceRec& d, const IfaceRec& i) const;
@@ -437,17 +397,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   LabState state_;                         // the reducer applied to every event (what state.json will hold)
   std::unique_ptr<LabServices> services_;  // made right after setup_, stopped by shutdown()
   std::unique_ptr<DnsOverlay> dns_;        // made in the constructor, emptied by shutdown()
-
-  // Regions: records guarded by mu_; region operations serialised by region_mu_ (never held
-  // while waiting for mu_'s holders to reach the kernel).
-  std::mutex region_mu_;
-  std::vector<RegionRec> regions_;  // index i + 1
-  std::map<std::pair<std::uint32_t, std::uint32_t>, RegionLinkRec> region_links_;
-  std::mutex wire_mu_;           // wire_ns() is reached under region_mu_ and under router locks
-  std::shared_ptr<Netns> wire_;  // holds region-link veth ends; created on first link
-  void install_region_routes(std::uint32_t from, std::uint32_t to);  // region_mu_ held
-  Netns& wire_ns();
-  const RegionLinkRec* find_link(std::uint32_t a, std::uint32_t b) const;
+  std::unique_ptr<WireNamespace> wire_;  // made right after setup_
+  std::unique_ptr<Regions> regions_;     // made in the constructor
 };
 
 // A live reference to a lab for the length of one public operation: keeps the LabCore alive and

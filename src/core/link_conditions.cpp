@@ -73,12 +73,7 @@ void LabCore::ensure_bridge(std::uint64_t br) {
     mac = mac_for(r->id, kLanBridge);
     what = r->describe() + " LAN";
   }
-  link::NsAccess acc;
-  acc.fd = ns->fd.get();
-  // The engine outlives no namespace: bridges are removed before their router goes away.
-  acc.commit = [ns](sys::NlBatch& b) { ns->commit(b); };
-  acc.alloc_ifindex = [ns] { return ns->alloc_ifindex(); };
-  eng.add_bridge(br, std::move(acc), bridge, mac, std::move(what));
+  eng.add_bridge(br, engine_access(std::move(ns)), bridge, mac, std::move(what));
 }
 
 link::PortSpec LabCore::device_port(const DeviceRec& d, const IfaceRec& i) const {

@@ -34,14 +34,14 @@ void LabCore::start_nat64(RouterRec& r) {
   if (!r.wan_ip)
     throw InvalidArgument(ctx, "NAT64 needs an IPv4 uplink (ip_support is " + to_string(r.ip_support) + ")");
   if (!r.lan6) throw InvalidArgument(ctx, "NAT64 needs an IPv6 LAN");
-  Netns& w = wire_ns();
-  const int wi = w.alloc_ifindex(), ri = r.ns->alloc_ifindex();
+  auto w = wire_->get();
+  const int wi = w->alloc_ifindex(), ri = r.ns->alloc_ifindex();
   const sys::Mac wmac = sys::make_mac(((0xE20000ULL + r.id.value) << 4) | 1);
   const sys::Mac rmac = mac_for(r.id, kNat64);
   sys::NlBatch wb(ctx);
   sys::add_veth(wb, sys::LinkEnd{"t" + std::to_string(r.id.value), wi, wmac, -1, 0, true, 0},
                 sys::LinkEnd{"nat64", ri, rmac, r.ns->fd.get(), 0, false, 0});
-  w.commit(wb);
+  w->commit(wb);
   sys::NlBatch rb(ctx);
   sys::set_link(rb, ri, true);
   sys::add_neigh(rb, ri, IpAddr(kNextHop6), wmac);
@@ -69,12 +69,7 @@ void LabCore::start_nat64(RouterRec& r) {
       ctx);
   auto tr =
       std::make_shared<nat64::Translator>(nat64::Config{}, core::seed3(seed_, r.id.value, kNat64Purpose));
-  link::NsAccess acc;
-  auto wp = wire_;
-  acc.fd = wp->fd.get();
-  acc.commit = [wp](sys::NlBatch& b) { wp->commit(b); };
-  acc.alloc_ifindex = [wp] { return wp->alloc_ifindex(); };
-  services_->engine().add_l3(kEngineIdBase + r.id.value, std::move(acc), wi, rmac, wmac,
+  services_->engine().add_l3(kEngineIdBase + r.id.value, engine_access(w), wi, rmac, wmac,
                              [tr, out = std::vector<nat64::Out>()](
                                  std::uint16_t type, std::span<const std::uint8_t> pkt, auto& emit) mutable {
                                out.clear();

@@ -21,13 +21,13 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
   std::string upstream_name;
   nlohmann::json devices = nlohmann::json::array();
   nlohmann::json region = nullptr;
+  // A region router is announced before its region record exists: its name carries the region.
+  if (r.region_router)
+    region = r.name.substr(7);
+  else if (auto name = regions_->name_of(r.region))
+    region = *name;
   {
     std::lock_guard lk(mu_);
-    // A region router is announced before its region record exists: its name carries the region.
-    if (r.region_router)
-      region = r.name.substr(7);
-    else if (r.region && *r.region <= regions_.size())
-      region = regions_[*r.region - 1].name;
     if (r.upstream) {
       auto it = routers_.find(r.upstream->value);
       if (it != routers_.end()) upstream_name = it->second->name;
