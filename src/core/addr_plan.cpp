@@ -4,237 +4,20 @@
 #include <bit>
 #include <map>
 
+#include "core/addr_pools.hpp"
 #include "patchbay/error.hpp"
 
 namespace patchbay::core {
 
+using namespace plan;
+
 namespace {
 
-// What a subnet in the index is: decides how release treats it and how a conflict is described.
-enum class Tag : std::uint8_t {
-  Fixed,
-  IxSubnet,
-  Override,
-  Private,
-  Cgnat,
-  Public,
-  RegionBlock,
-  RegionLink,
-  Ula,
-  Gua,
-  NptIx,
-  NptExt
-};
-
-const char* describe(Tag t) {
-  static constexpr const char* kNames[] = {"reserved",          "IX subnet",         "downstream_cidr",
-                                           "downstream subnet", "downstream subnet", "downstream subnet",
-                                           "region block",      "inter-region link", "downstream subnet",
-                                           "downstream subnet", "NPTv6 prefix",      "NPTv6 prefix"};
-  static_assert(std::size(kNames) == static_cast<std::size_t>(Tag::NptExt) + 1, "one name per Tag, in order");
-  return kNames[static_cast<std::size_t>(t)];
-}
-
-constexpr std::uint64_t kAllOnes = ~std::uint64_t{0};
 constexpr std::uint64_t kIxV6Hi = 0x20010db800000000ULL;
 constexpr std::uint64_t kLinkV6Hi = 0xfd11000000000000ULL;
 constexpr std::uint32_t kFixedRegionBlocks = 15;
 constexpr std::uint32_t kFixedLinks = 64;
 const std::string kIxOwner = "the IX";
-
-// ---- address families: keys for the interval index and arithmetic on runs of subnets ----
-
-struct K6 {
-  std::uint64_t hi = 0, lo = 0;
-  auto operator<=>(const K6&) const = default;
-};
-
-struct V4 {
-  using Net = Ipv4Net;
-  using Key = std::uint32_t;
-  static Key first(const Net& n) { return n.addr().to_u32(); }
-  static Key last(const Net& n) { return n.broadcast().to_u32(); }
-  static Net make(Key first, std::uint8_t len) { return Net(Ipv4Addr(first), len); }
-
-  // `count` subnets of length `len`, back to back from `base`.
-  struct Seg {
-    std::uint32_t base;
-    std::uint8_t len;
-    std::uint64_t count;
-    std::uint64_t step() const { return std::uint64_t{1} << (32 - len); }
-    Net at(std::uint64_t j) const {
-      return Net(Ipv4Addr(static_cast<std::uint32_t>(base + j * step())), len);
-    }
-    // Index of the first subnet that starts after `e`.
-    std::uint64_t after(Key e) const { return e < base ? 0 : (e - base) / step() + 1; }
-    std::optional<std::uint64_t> index_of(const Net& n) const {
-      Key f = first(n);
-      if (f < base || (f - base) / step() >= count) return std::nullopt;
-      return (f - base) / step();
-    }
-  };
-};
-
-struct V6 {
-  using Net = Ipv6Net;
-  using Key = K6;
-  static Key first(const Net& n) { return {n.addr().hi(), n.addr().lo()}; }
-  static Key last(const Net& n) {
-    K6 k = first(n);
-    auto len = n.prefix_len();
-    if (len < 64) {
-      k.hi |= kAllOnes >> len;
-      k.lo = kAllOnes;
-    } else if (len < 128) {
-      k.lo |= kAllOnes >> (len - 64);
-    }
-    return k;
-  }
-  static Net make(Key first, std::uint8_t len) { return Net(Ipv6Addr::from_halves(first.hi, first.lo), len); }
-
-  // `count` prefixes of length `len` (>= 64), one for each upper-64-bit value from `base_hi`.
-  struct Seg {
-    std::uint64_t base_hi;
-    std::uint8_t len;
-    std::uint64_t count;
-    Net at(std::uint64_t j) const { return Net(Ipv6Addr::from_halves(base_hi + j, 0), len); }
-    std::uint64_t after(Key e) const { return e.hi < base_hi ? 0 : e.hi - base_hi + 1; }
-    std::optional<std::uint64_t> index_of(const Net& n) const {
-      std::uint64_t h = n.addr().hi();
-      if (h < base_hi || h - base_hi >= count) return std::nullopt;
-      return h - base_hi;
-    }
-  };
-};
-
-// Every subnet handed out or reserved, keyed by first address. Entries never overlap.
-template <class F>
-class IntervalIndex {
- public:
-  using Key = typename F::Key;
-  using Net = typename F::Net;
-  struct Entry {
-    Key last;
-    std::uint8_t len;
-    Tag tag;
-    std::uint32_t aux;  // region index for region blocks, link number for links
-    std::string owner;
-  };
-  using Item = std::pair<const Key, Entry>;
-
-  // Since entries are disjoint and sorted, only the highest one starting at or before `last` can
-  // reach into [first, last]: one lookup instead of a scan.
-  const Item* overlap(Key first, Key last) const {
-    auto it = map_.upper_bound(last);
-    if (it == map_.begin()) return nullptr;
-    --it;
-    return it->second.last >= first ? &*it : nullptr;
-  }
-  const Item* overlap(const Net& n) const { return overlap(F::first(n), F::last(n)); }
-  const Item* starting_at(const Net& n) const {
-    auto it = map_.find(F::first(n));
-    return it == map_.end() ? nullptr : &*it;
-  }
-  void insert(const Net& n, Tag tag, std::uint32_t aux, const std::string& owner) {
-    map_.emplace(F::first(n), Entry{F::last(n), n.prefix_len(), tag, aux, owner});
-  }
-  void erase(const Net& n) { map_.erase(F::first(n)); }
-
-  static Net net_of(const Item& i) { return F::make(i.first, i.second.len); }
-  static std::string describe_item(const Item& i) {
-    return net_of(i).to_string() + " owned by " + i.second.owner + " (" + describe(i.second.tag) + ")";
-  }
-
- private:
-  std::map<Key, Entry> map_;
-};
-
-std::uint64_t align_up(std::uint64_t j, std::uint64_t width) {
-  return (j + width - 1) / width * width;
-}
-
-// A pool that walks a fixed sequence of subnets once (skipping anything the index already holds),
-// then reuses released subnets, earliest in the sequence first.
-template <class F>
-class SeqPool {
- public:
-  using Net = typename F::Net;
-  using Seg = typename F::Seg;
-  struct Pick {
-    Net net;
-    std::size_t seg;
-    std::uint64_t j;
-    std::uint64_t width;
-    bool reused;
-  };
-
-  SeqPool(std::string name, Tag tag, std::vector<Seg> segs)
-      : name_(std::move(name)), tag_(tag), segs_(std::move(segs)) {}
-
-  const std::string& name() const { return name_; }
-  Tag tag() const { return tag_; }
-
-  // The next free run of `width` (a power of two) sequence entries aligned to `width`, as one
-  // subnet. Finding does not commit, so a caller allocating from two pools can fail cleanly.
-  std::optional<Pick> find(const IntervalIndex<F>& index, std::uint64_t width = 1) const {
-    std::uint64_t j = j_;
-    for (std::size_t s = seg_; s < segs_.size(); ++s, j = 0) {
-      const Seg& g = segs_[s];
-      auto len = static_cast<std::uint8_t>(g.len - std::countr_zero(width));
-      for (j = align_up(j, width); j + width <= g.count;) {
-        auto first = F::first(g.at(j));
-        const auto* hit = index.overlap(first, F::last(g.at(j + width - 1)));
-        if (!hit) return Pick{F::make(first, len), s, j, width, false};
-        j = align_up(std::max(j + 1, g.after(hit->second.last)), width);
-      }
-    }
-    auto len = static_cast<std::uint8_t>(segs_.front().len - std::countr_zero(width));
-    for (const auto& [pos, n] : freed_) {
-      // A released subnet may since have been claimed by an override; it stays listed because the
-      // override may be released again.
-      if (n.prefix_len() == len && !index.overlap(n)) return Pick{n, 0, 0, width, true};
-    }
-    return std::nullopt;
-  }
-
-  void commit(const Pick& p) {
-    if (p.reused) {
-      freed_.erase(position(p.net));
-    } else {
-      seg_ = p.seg;
-      j_ = p.j + p.width;
-    }
-  }
-  void release(const Net& n) { freed_.emplace(position(n), n); }
-
- private:
-  using Pos = std::pair<std::size_t, std::uint64_t>;
-  // "Lowest first" is taken as the pool's own order, which differs from address order where a
-  // sequence continues in E (11.0.0.0/8 sorts before 198.18.1.0/24).
-  Pos position(const Net& n) const {
-    for (std::size_t s = 0; s < segs_.size(); ++s) {
-      if (auto j = segs_[s].index_of(n)) return {s, *j};
-    }
-    return {segs_.size(), 0};  // not from this pool's sequence; cannot happen for pool subnets
-  }
-
-  std::string name_;
-  Tag tag_;
-  std::vector<Seg> segs_;
-  std::size_t seg_ = 0;
-  std::uint64_t j_ = 0;
-  std::map<Pos, Net> freed_;
-};
-
-template <class F>
-typename F::Net take(SeqPool<F>& pool, IntervalIndex<F>& index, const std::string& owner,
-                     std::uint64_t width = 1) {
-  auto pick = pool.find(index, width);
-  if (!pick) throw PoolExhausted(pool.name() + " exhausted while allocating for " + owner);
-  pool.commit(*pick);
-  index.insert(pick->net, pool.tag(), 0, owner);
-  return pick->net;
-}
 
 Ipv4Net checked_extended_range(Ipv4Net e) {
   if (e.prefix_len() > 18)
@@ -288,9 +71,9 @@ struct AddressPlan::Impl {
         gua("public IPv6 (GUA) pool", Tag::Gua,
             {{0x20010db800010001ULL, 64, 0xfdffffULL}, {0x20010db801000000ULL, 64, 0xff000000ULL}}),
         npt_ext("NPTv6 external prefix pool", Tag::NptExt, {{0x20010db800ff0000ULL, 64, 65536}}),
-        link_seg0{Ipv4Addr(203, 0, 113, 0).to_u32(), 30, kFixedLinks},
-        link_seg1{static_cast<std::uint32_t>(e.addr().to_u32() + size / 4 * 3), 30, (size / 4) >> 2},
-        link_count(std::min<std::uint64_t>(kFixedLinks + link_seg1.count, std::uint64_t{1} << 32)) {}
+        link_run0{Ipv4Addr(203, 0, 113, 0).to_u32(), 30, kFixedLinks},
+        link_run1{static_cast<std::uint32_t>(e.addr().to_u32() + size / 4 * 3), 30, (size / 4) >> 2},
+        link_count(std::min<std::uint64_t>(kFixedLinks + link_run1.count, std::uint64_t{1} << 32)) {}
 
   Index4 idx4;
   Index6 idx6;
@@ -308,7 +91,7 @@ struct AddressPlan::Impl {
 
   std::vector<Region> regions;  // regions[i] has index i + 1
 
-  V4::Seg link_seg0, link_seg1;
+  V4::Run link_run0, link_run1;
   std::uint64_t link_count;
   std::uint64_t link_next = 0;
   std::set<std::uint32_t> link_freed;
@@ -321,14 +104,14 @@ struct AddressPlan::Impl {
   }
 
   Ipv4Net link_v4(std::uint64_t k) const {
-    return k < kFixedLinks ? link_seg0.at(k) : link_seg1.at(k - kFixedLinks);
+    return k < kFixedLinks ? link_run0.at(k) : link_run1.at(k - kFixedLinks);
   }
   static Ipv6Net link_v6(std::uint64_t k) { return Ipv6Net(Ipv6Addr::from_halves(kLinkV6Hi | k, 0), 126); }
   // First link number past an index entry that ends at `e` and overlaps link k's v4 subnet; the
-  // jump stays within k's segment because the two segments are not adjacent in address space.
+  // jump stays within k's run because the two runs are not adjacent in address space.
   std::uint64_t link_after_v4(std::uint64_t k, std::uint32_t e) const {
-    if (k < kFixedLinks) return std::min(link_seg0.after(e), std::uint64_t{kFixedLinks});
-    return kFixedLinks + link_seg1.after(e);
+    if (k < kFixedLinks) return std::min(link_run0.after(e), std::uint64_t{kFixedLinks});
+    return kFixedLinks + link_run1.after(e);
   }
 
   Ipv4Net region_subnet(std::uint32_t index, const std::string& owner);
@@ -669,131 +452,5 @@ Ipv6Net AddressPlan::alloc_nptv6_external(const std::string& owner, std::uint8_t
   Ipv6Net held = take(impl_->npt_ext, impl_->idx6, owner, width);
   return Ipv6Net(held.addr(), prefix_len);
 }
-
-// ---- host pools ----
-
-namespace {
-
-// Family-specific parts of HostPool: the highest host slot (one below the all-ones address: the
-// v4 broadcast; for v6 kept symmetric, and the top identifiers are reserved anycast per RFC 2526)
-// and the slot of an address.
-std::uint64_t last_slot(const Ipv4Net& net) {
-  if (net.prefix_len() > 30)
-    throw InvalidArgument("host pool " + net.to_string() + ": prefix must be /30 or shorter");
-  return net.size() - 2;
-}
-
-std::uint64_t last_slot(const Ipv6Net& net) {
-  auto len = net.prefix_len();
-  if (len > 126) throw InvalidArgument("host pool " + net.to_string() + ": prefix must be /126 or shorter");
-  return len <= 64 ? kAllOnes - 1 : (std::uint64_t{1} << (128 - len)) - 2;
-}
-
-std::optional<std::uint64_t> offset_of(const Ipv4Net& net, Ipv4Addr a) {
-  if (!net.contains(a)) return std::nullopt;
-  return a.to_u32() - net.addr().to_u32();
-}
-
-// The counter only moves the low 64 bits, so other /64s of a shorter prefix are not the pool's.
-std::optional<std::uint64_t> offset_of(const Ipv6Net& net, const Ipv6Addr& a) {
-  if (!net.contains(a) || a.hi() != net.addr().hi()) return std::nullopt;
-  return a.lo() - net.addr().lo();
-}
-
-std::uint64_t checked_first(std::uint64_t first) {
-  if (first < 2) throw InvalidArgument("host pool: first host offset must be at least 2");
-  return first;
-}
-
-}  // namespace
-
-namespace detail {
-
-HostSlots::HostSlots(std::uint64_t min_pin, std::uint64_t first, std::uint64_t last)
-    : min_pin_(min_pin), first_(first), last_(last), next_(first), fresh_done_(first > last) {}
-
-std::optional<std::uint64_t> HostSlots::alloc() {
-  while (!fresh_done_) {
-    std::uint64_t s = next_;
-    // A flag instead of `next_ > last_`, so any `last_` up to 2^64 - 1 works without wrapping.
-    if (next_ == last_) {
-      fresh_done_ = true;
-    } else {
-      ++next_;
-    }
-    if (used_.insert(s).second) return s;  // else reserve() pinned it ahead of the cursor
-  }
-  if (freed_.empty()) return std::nullopt;
-  std::uint64_t s = *freed_.begin();
-  freed_.erase(freed_.begin());
-  used_.insert(s);
-  return s;
-}
-
-bool HostSlots::reserve(std::uint64_t slot) {
-  if (!used_.insert(slot).second) return false;
-  freed_.erase(slot);
-  return true;
-}
-
-bool HostSlots::release(std::uint64_t slot) {
-  if (used_.erase(slot) == 0) return false;
-  // Slots ahead of the cursor are still never-used space; slots below `first_` are not the pool's.
-  if (slot >= first_ && (fresh_done_ || slot < next_)) freed_.insert(slot);
-  return true;
-}
-
-template <class Net, class Addr>
-HostPool<Net, Addr>::HostPool(Net net, std::uint64_t first_host_offset, std::string exhausted_msg)
-    : net_(net),
-      exhausted_msg_(std::move(exhausted_msg)),
-      slots_(2, checked_first(first_host_offset), last_slot(net)) {}
-
-template <class Net, class Addr>
-std::uint64_t HostPool<Net, Addr>::slot_of(Addr a) const {
-  auto s = offset_of(net_, a);
-  if (!s || !slots_.pinnable(*s))
-    throw InvalidArgument(a.to_string() + " is not a host address of " + net_.to_string());
-  return *s;
-}
-
-template <class Net, class Addr>
-bool HostPool<Net, Addr>::in_use(Addr a) const {
-  auto s = offset_of(net_, a);
-  return s && slots_.pinnable(*s) && slots_.used(*s);
-}
-
-template <class Net, class Addr>
-Addr HostPool<Net, Addr>::alloc() {
-  auto s = slots_.alloc();
-  if (!s) throw PoolExhausted(exhausted_msg_);
-  return net_.host(*s);
-}
-
-template <class Net, class Addr>
-void HostPool<Net, Addr>::reserve(Addr a) {
-  if (!slots_.reserve(slot_of(a)))
-    throw InvalidArgument(a.to_string() + " is already in use in " + net_.to_string());
-}
-
-template <class Net, class Addr>
-void HostPool<Net, Addr>::release(Addr a) {
-  if (!slots_.release(slot_of(a)))
-    throw InvalidArgument(a.to_string() + " is not in use in " + net_.to_string());
-}
-
-template <class Net, class Addr>
-Addr HostPool<Net, Addr>::renew(Addr old) {
-  auto s = slot_of(old);
-  if (!slots_.used(s)) throw InvalidArgument(old.to_string() + " is not in use in " + net_.to_string());
-  Addr fresh = alloc();  // `old` is still held here, so it cannot come back
-  slots_.release(s);
-  return fresh;
-}
-
-template class HostPool<Ipv4Net, Ipv4Addr>;
-template class HostPool<Ipv6Net, Ipv6Addr>;
-
-}  // namespace detail
 
 }  // namespace patchbay::core
