@@ -1,9 +1,11 @@
-// The lab's event loop thread: epoll over file descriptors plus posted closures.
+// The lab's event loop thread: file descriptors watched for readiness plus posted closures, on a
+// LoopThread (one asio::io_context).
 //
 // One per lab, started on first use. It services the NAT controller's queues and the routers'
 // RA sockets and timers, so per-router work never costs a thread. Handlers run on the loop thread;
 // unwatch() returns only when the fd's handler can no longer run, so the caller may close the fd
-// right after.
+// right after. A handler is called once per readiness and re-armed after it returns (level
+// semantics: data it leaves unread calls it again).
 //
 // Failure handling: a handler or posted closure that throws does not end the loop (nor the
 // process): the exception goes to the error reporter given at construction (the lab turns it into
@@ -11,49 +13,43 @@
 // returns false and call()/watch()/unwatch() throw Cancelled("<thread name>: is shut down").
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "patchbay/fd.hpp"
-#include "sys/task_queue.hpp"
+#include "exec/loop_thread.hpp"
 
 namespace patchbay::detail {
 
 class EventLoop {
  public:
   using Handler = std::function<void(std::uint32_t events)>;
-  // Called on the loop thread with what a handler threw (`what` = "handler for fd 12", "posted task").
-  using ErrorReporter = std::function<void(const std::string& what, std::exception_ptr)>;
+  using ErrorReporter = LoopThread::ErrorReporter;
 
   explicit EventLoop(std::string thread_name, ErrorReporter on_error = {});
   ~EventLoop();  // stops and joins; pending posts are dropped (their call()ers get Cancelled)
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  bool post(std::function<void()> fn) { return tasks_.post(std::move(fn)); }
+  bool post(std::function<void()> fn) { return loop_.post(std::move(fn)); }
   // Runs fn on the loop thread and waits for it (inline when already there); rethrows.
-  void call(const std::function<void()>& fn);
+  void call(const std::function<void()>& fn) { loop_.call([&] { fn(); }); }
+  // `events`: EPOLLIN and/or EPOLLOUT; the handler gets the one that became ready.
   void watch(int fd, std::uint32_t events, Handler handler);
   void unwatch(int fd);
-  bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  bool on_loop_thread() const { return loop_.on_thread(); }
 
  private:
-  void run();
-  void wake();
-  template <class F>
-  void guarded(int fd, F&& fn);
+  struct Watch;
+  void arm(const std::shared_ptr<Watch>& w, std::uint32_t event);
 
-  std::string name_;
-  ErrorReporter on_error_;
-  UniqueFd epfd_, evfd_;
-  sys::TaskQueue tasks_;
-  std::map<int, std::shared_ptr<Handler>> handlers_;  // loop thread only
-  std::thread thread_;
+  LoopThread loop_;
+  std::map<int, std::shared_ptr<Watch>> watches_;  // loop thread only; destroyed before loop_
 };
 
 }  // namespace patchbay::detail

@@ -3,8 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -118,22 +116,18 @@ bool ChildState::signal_group(int sig) {
   return true;
 }
 
-Spawner::Spawner(ExitCallback on_exit) : on_exit_(std::move(on_exit)), tasks_("spawner", [this] { wake(); }) {
-  epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  evfd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!epfd_ || !evfd_) sys::throw_errno("spawner", "epoll/eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = evfd_.get();
-  ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, evfd_.get(), &ev);
+Spawner::Spawner(ExitCallback on_exit)
+    : on_exit_(std::move(on_exit)),
+      loop_({.name = "spawner", .thread_name = "patchbay:spawn", .on_error = {}, .init = {}, .wait_for_init = false}) {
   acquire_subreaper();
-  thread_ = std::thread([this] { loop(); });
+  loop_.call([this] { sweep_timer_.emplace(loop_.context()); });
 }
 
 Spawner::~Spawner() {
   terminate(std::nullopt, std::chrono::milliseconds(0));
-  tasks_.close();
-  thread_.join();
+  loop_.stop(LoopThread::Drain::No);
+  exit_waits_.clear();  // the thread is gone: the asio objects die before their context
+  sweep_timer_.reset();
   // A group that outlived the bounded sweep (a member stuck in the kernel) loses its zombie leader
   // now; group_done keeps Child::kill from signalling its id afterwards.
   for (auto& [pgid, g] : groups_) {
@@ -146,15 +140,9 @@ Spawner::~Spawner() {
   release_subreaper();
 }
 
-void Spawner::wake() {
-  std::uint64_t one = 1;
-  ssize_t r = ::write(evfd_.get(), &one, sizeof one);
-  (void)r;
-}
-
 std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId node, std::string node_name,
                                            const std::function<void(const ChildState&)>& on_spawned) {
-  return tasks_.call([&] {
+  return loop_.call([&] {
     auto spawned = sys::spawn_process(spec);
     auto c = std::make_shared<ChildState>();
     c->pid = spawned.pid;
@@ -162,14 +150,45 @@ std::shared_ptr<ChildState> Spawner::spawn(const sys::SpawnSpec& spec, NodeId no
     c->node = node;
     c->node_name = node_name;
     if (on_spawned) on_spawned(*c);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = c->pidfd.get();
-    ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, c->pidfd.get(), &ev);
-    std::lock_guard lk(mu_);
-    live_[c->pidfd.get()] = c;
-    groups_[c->pid] = Group{node, c, false};
+    {
+      std::lock_guard lk(mu_);
+      live_[c->pidfd.get()] = c;
+      groups_[c->pid] = Group{node, c, false};
+    }
+    wait_exit(c);
     return c;
+  });
+}
+
+void Spawner::wait_exit(const std::shared_ptr<ChildState>& c) {
+  // A dup, so the wait owns what it closes and the child's pidfd stays valid for waitid.
+  const int fd = ::fcntl(c->pidfd.get(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) sys::throw_errno("spawner", "dup(pidfd of " + std::to_string(c->pid) + ")");
+  auto& sd = exit_waits_[c->pid] = std::make_unique<asio::posix::stream_descriptor>(loop_.context(), fd);
+  sd->async_wait(asio::posix::descriptor_base::wait_read, [this, c, self = sd.get()](const asio::error_code& ec) {
+    if (ec) return;  // stopping, or replaced by a child that reuses the pid
+    // terminate() may have reaped the child and its pid been reused since: erase only our wait.
+    if (auto it = exit_waits_.find(c->pid); it != exit_waits_.end() && it->second.get() == self)
+      exit_waits_.erase(it);
+    observe_exit(c);  // false only for a pidfd readable before the exit, which does not happen
+    sweep_soon();
+  });
+}
+
+void Spawner::sweep_soon() {
+  sweep();
+  bool waiting_groups;
+  {
+    std::lock_guard lk(mu_);
+    waiting_groups = groups_.size() > live_.size();
+  }
+  if (!waiting_groups || sweep_armed_) return;
+  sweep_armed_ = true;
+  sweep_timer_->expires_after(std::chrono::milliseconds(200));
+  sweep_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    sweep_armed_ = false;
+    sweep_soon();
   });
 }
 
@@ -182,7 +201,6 @@ bool Spawner::observe_exit(const std::shared_ptr<ChildState>& c) {
   {
     std::lock_guard lk(mu_);
     if (!live_.erase(c->pidfd.get())) return true;  // observed already (loop and terminate race)
-    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, c->pidfd.get(), nullptr);
     if (auto g = groups_.find(c->pid); g != groups_.end()) g->second.leader_exited = true;
   }
   c->set(status_from(info));
@@ -226,44 +244,6 @@ void Spawner::sweep(const std::vector<pid_t>* only) {
     }
     std::lock_guard lk(mu_);
     groups_.erase(pgid);
-  }
-}
-
-void Spawner::loop() {
-  ::pthread_setname_np(::pthread_self(), "patchbay:spawn");
-  epoll_event events[32];
-  std::deque<std::function<void()>> reqs;
-  for (;;) {
-    tasks_.take_into(reqs);
-    if (reqs.empty() && tasks_.closed()) return;
-    for (auto& r : reqs) r();
-    const bool had_requests = !reqs.empty();
-    reqs.clear();
-    if (had_requests) continue;
-    bool waiting_groups;
-    {
-      std::lock_guard lk(mu_);
-      waiting_groups = groups_.size() > live_.size();
-    }
-    // Orphans of an exited leader leave no pidfd to wait on: look again every 200 ms.
-    int n = ::epoll_wait(epfd_.get(), events, 32, waiting_groups ? 200 : -1);
-    bool exited = false;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == evfd_.get()) {
-        std::uint64_t v;
-        ssize_t r = ::read(evfd_.get(), &v, sizeof v);
-        (void)r;
-        continue;
-      }
-      std::shared_ptr<ChildState> c;
-      {
-        std::lock_guard lk(mu_);
-        auto it = live_.find(events[i].data.fd);
-        if (it != live_.end()) c = it->second;
-      }
-      if (c && observe_exit(c)) exited = true;
-    }
-    if (exited || waiting_groups) sweep();
   }
 }
 

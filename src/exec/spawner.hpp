@@ -1,10 +1,10 @@
 // The lab's spawner/reaper thread.
 //
 // Children must be forked from a thread that lives as long as the lab, because
-// PR_SET_PDEATHSIG fires when the *forking thread* exits. The spawner thread forks every child
-// (requests are marshalled to it), watches each child's pidfd with epoll, reaps it and publishes
-// its exit status. It is started on the first spawn, so a lab that never runs a program has no
-// such thread.
+// PR_SET_PDEATHSIG fires when the *forking thread* exits. The spawner thread (a LoopThread) forks
+// every child (requests are marshalled to it), waits for each child's pidfd to become readable,
+// reaps it and publishes its exit status. It is started on the first spawn, so a lab that never
+// runs a program has no such thread.
 //
 // While any spawner exists the process is a child subreaper, so grandchildren orphaned inside a
 // child's process group are reparented to us and can be reaped at teardown (this machine's pid 1
@@ -27,15 +27,19 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "exec/loop_thread.hpp"
 #include "patchbay/exec.hpp"
 #include "patchbay/fd.hpp"
 #include "patchbay/types.hpp"
 #include "sys/process.hpp"
-#include "sys/task_queue.hpp"
 
 namespace patchbay::detail {
 
@@ -80,8 +84,11 @@ class Spawner {
     std::shared_ptr<ChildState> leader;
     bool leader_exited = false;
   };
-  void loop();
-  void wake();
+  // Spawner thread: waits for the child's pidfd (a dup, owned by the wait) to become readable.
+  void wait_exit(const std::shared_ptr<ChildState>& c);
+  // Spawner thread: sweeps now, and every 200 ms while a group outlives its leader (its
+  // orphans leave no pidfd to wait on).
+  void sweep_soon();
   // The leader's exit: status published, leader left a zombie. Returns false if it still runs.
   bool observe_exit(const std::shared_ptr<ChildState>& c);
   // Reaps orphaned zombies of groups whose leader exited, and the leader of every group that has
@@ -89,13 +96,15 @@ class Spawner {
   void sweep(const std::vector<pid_t>* only = nullptr);
 
   ExitCallback on_exit_;
-  UniqueFd epfd_, evfd_;
-  sys::TaskQueue tasks_;
   std::mutex mu_;
   std::map<int, std::shared_ptr<ChildState>> live_;  // pidfd -> child still running
   std::map<pid_t, Group> groups_;                    // pgid -> group (leader unreaped)
   std::mutex sweep_mu_;                              // one sweep at a time (loop vs terminate)
-  std::thread thread_;
+  LoopThread loop_;
+  // Spawner thread only; destroyed before loop_ (declared after it).
+  std::map<pid_t, std::unique_ptr<asio::posix::stream_descriptor>> exit_waits_;
+  std::optional<asio::steady_timer> sweep_timer_;
+  bool sweep_armed_ = false;
 };
 
 }  // namespace patchbay::detail

@@ -6,7 +6,9 @@
 //   // service thread: for (auto& fn : q.take()) fn();     ...     q.close();  (at shutdown)
 //   // or, for a thread with nothing else to wait on: while (q.wait_take(batch)) run(batch);
 //
-// The one primitive behind the lab event loop, the spawner, the link engine and the node workers.
+// The queue of the link engine's two threads (data plane, control plane), which keep their own
+// measured loops; the lab event loop, the spawner and the node workers are LoopThreads
+// (exec/loop_thread.hpp, one asio::io_context each) with the same guarantees.
 // Guarantees:
 // - After close() every post() returns false and every call() throws Cancelled("<name>", "is shut
 //   down"). Closures accepted before close() can still be taken (a service may drain them); a
