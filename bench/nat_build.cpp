@@ -14,11 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
 #include "nat/rules.hpp"
 #include "nat/rules_netlink.hpp"
 #include "patchbay/patchbay.hpp"
 #include "sys/nfnl.hpp"
 #include "sys/nft.hpp"
+#include "sys/nft_batch.hpp"
 
 using namespace patchbay;
 using Clock = std::chrono::steady_clock;
@@ -78,6 +82,100 @@ std::pair<double, double> text_vs_messages(int n) {
   return {text_ms / n, msg_ms / n};
 }
 
+// A NAT mapping's set elements (the NAT controller's per-connection work): the map entry
+// ipv4 . port -> ipv4 . port with a timeout, added `n` times in a fresh namespace. Userspace
+// message building, hand-written (NfMsgBuffer, as nfnl.cpp did it) against libnftnl (NftBatch);
+// then whole round trips: one element per transaction through NfnlSocket::add_element, and the
+// controller's two elements (own port + mapping) in one transaction against two.
+void elements(int n) {
+  using namespace std::chrono_literals;
+  auto key = [](int i) {
+    return sys::KeyBuilder().ipv4(Ipv4Addr(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)))
+        .port(static_cast<std::uint16_t>(1024 + i % 60000))
+        .bytes();
+  };
+  const auto data = sys::KeyBuilder().ipv4(Ipv4Addr(198, 18, 0, 2)).port(40000).bytes();
+  auto ns_per = [&](Clock::time_point t) {
+    return std::chrono::duration<double, std::nano>(Clock::now() - t).count() / n;
+  };
+  std::vector<std::vector<std::uint8_t>> keys;
+  for (int i = 0; i < n; ++i) keys.push_back(key(i));
+  {
+    std::size_t sink = 0;
+    auto t = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      sys::NfMsgBuffer b;
+      b.begin(static_cast<std::uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM),
+              NLM_F_CREATE | NLM_F_ACK, NFPROTO_IPV4);
+      b.put_str(NFTA_SET_ELEM_LIST_TABLE, "t");
+      b.put_str(NFTA_SET_ELEM_LIST_SET, "m");
+      auto list = b.nest_begin(NFTA_SET_ELEM_LIST_ELEMENTS);
+      auto elem = b.nest_begin(NFTA_LIST_ELEM);
+      for (auto [type, bytes] : {std::pair{NFTA_SET_ELEM_KEY, std::span<const std::uint8_t>(keys[i])},
+                                 std::pair{NFTA_SET_ELEM_DATA, std::span<const std::uint8_t>(data)}}) {
+        auto nest = b.nest_begin(static_cast<std::uint16_t>(type));
+        b.put(NFTA_DATA_VALUE, bytes.data(), bytes.size());
+        b.nest_end(nest);
+      }
+      b.put_be64(NFTA_SET_ELEM_TIMEOUT, 30000);
+      b.nest_end(elem);
+      b.nest_end(list);
+      sink += b.data().size();
+    }
+    emit("element_build_hand_ns", ns_per(t), "ns");
+    t = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      sys::NftBatch b(NFPROTO_IPV4);
+      b.add_element("t", "m", keys[i], data, 30s);
+      sink += b.messages().data().size();
+    }
+    emit("element_build_libnftnl_ns", ns_per(t), "ns");
+    if (sink == 0) std::puts("");
+  }
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare");
+    auto nl = sys::NfnlSocket::open("bench");
+    auto fresh = [&] {
+      sys::NftBatch b(NFPROTO_IPV4);
+      b.delete_table("t");
+      try {
+        nl.apply({&b}, "bench: drop table");
+      } catch (const Error&) {
+      }
+      sys::NftBatch c(NFPROTO_IPV4);
+      c.add_table("t");
+      using sys::NftType;
+      c.add_set("t", sys::NftSetSpec{"m", {NftType::Ipv4Addr, NftType::InetService},
+                                    {NftType::Ipv4Addr, NftType::InetService}, false, 30s});
+      c.add_set("t", sys::NftSetSpec{"o", {NftType::InetService}, {NftType::Ipv4Addr, NftType::InetService},
+                                    false, 30s});
+      nl.apply({&c}, "bench: table");
+    };
+    fresh();
+    auto t = Clock::now();
+    for (int i = 0; i < n; ++i) nl.add_element(NFPROTO_IPV4, "t", "m", keys[i], data, 30s);
+    emit("element_add_us", ns_per(t) / 1000, "us");
+    fresh();
+    t = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto own = sys::KeyBuilder().port(static_cast<std::uint16_t>(1024 + i % 60000)).bytes();
+      nl.add_element(NFPROTO_IPV4, "t", "o", own, data, 30s);
+      nl.add_element(NFPROTO_IPV4, "t", "m", keys[i], data, 30s);
+    }
+    emit("mapping_two_transactions_us", ns_per(t) / 1000, "us");
+    fresh();
+    t = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto own = sys::KeyBuilder().port(static_cast<std::uint16_t>(1024 + i % 60000)).bytes();
+      sys::NftBatch b(NFPROTO_IPV4);
+      b.add_element("t", "o", own, data, 30s);
+      b.add_element("t", "m", keys[i], data, 30s);
+      nl.apply({&b}, "bench: mapping");
+    }
+    emit("mapping_one_transaction_us", ns_per(t) / 1000, "us");
+  }).join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +211,7 @@ int main(int argc, char** argv) {
   emit("plain_per_router_ms", plain / routers, "ms");
   emit("nat_overhead_per_router_ms", (nat - plain) / routers, "ms");
 
+  elements(2000);
   {
     auto [text, msgs] = text_vs_messages(20);
     emit("ruleset_libnftables_ms", text, "ms");

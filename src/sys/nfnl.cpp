@@ -352,7 +352,7 @@ void NfnlSocket::add_queue_rule(std::uint8_t family, const std::string& table, c
   if (auto r = commit_nft(b); r.err != 0) fail(what, r);
 }
 
-void NfnlSocket::apply(std::initializer_list<NftBatch*> batches, const std::string& what) {
+NfnlSocket::Result NfnlSocket::commit_batches(std::initializer_list<NftBatch*> batches) {
   NfMsgBuffer b = nft_batch();
   for (NftBatch* batch : batches) {
     if (batch == nullptr) continue;
@@ -360,29 +360,30 @@ void NfnlSocket::apply(std::initializer_list<NftBatch*> batches, const std::stri
     for (std::size_t i = 0; i < msgs.count(); ++i)
       b.append_message(reinterpret_cast<const nlmsghdr*>(msgs.data().data() + msgs.offset(i)));
   }
-  if (auto r = commit_nft(b); r.err != 0) fail(what, r);
+  return commit_nft(b);
+}
+
+void NfnlSocket::apply(std::initializer_list<NftBatch*> batches, const std::string& what) {
+  if (auto r = commit_batches(batches); r.err != 0) fail(what, r);
+}
+
+void NfnlSocket::add_elements(NftBatch& elements, const std::string& what) {
+  auto r = commit_batches({&elements});
+  if (r.err == 0) return;
+  // nf_tables explains none of its EINVALs here; name the usual causes instead.
+  if (r.err == EINVAL && r.extack.empty())
+    r.extack =
+        "key or data length does not match the set's type, data given for a set or missing for "
+        "a map, or a timeout on a set without 'flags timeout'";
+  fail(what, r);
 }
 
 void NfnlSocket::add_element(std::uint8_t family, const std::string& table, const std::string& set,
                              std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
                              std::optional<std::chrono::milliseconds> timeout) {
-  NfMsgBuffer b = nft_batch();
-  begin_elements(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, family, table, set);
-  auto list = b.nest_begin(NFTA_SET_ELEM_LIST_ELEMENTS);
-  auto elem = b.nest_begin(NFTA_LIST_ELEM);
-  put_data(b, NFTA_SET_ELEM_KEY, key);
-  if (!data.empty()) put_data(b, NFTA_SET_ELEM_DATA, data);
-  if (timeout) b.put_be64(NFTA_SET_ELEM_TIMEOUT, static_cast<std::uint64_t>(timeout->count()));
-  b.nest_end(elem);
-  b.nest_end(list);
-  if (auto r = commit_nft(b); r.err != 0) {
-    // nf_tables explains none of its EINVALs here; name the usual causes instead.
-    if (r.err == EINVAL && r.extack.empty())
-      r.extack =
-          "key or data length does not match the set's type, data given for a set or missing for "
-          "a map, or a timeout on a set without 'flags timeout'";
-    fail("add element to " + set_name(family, table, set), r);
-  }
+  NftBatch b(family);
+  b.add_element(table, set, key, data, timeout);
+  add_elements(b, "add element to " + set_name(family, table, set));
 }
 
 std::optional<std::vector<std::uint8_t>> NfnlSocket::get_element(std::uint8_t family,

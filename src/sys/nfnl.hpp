@@ -120,6 +120,9 @@ class NfnlSocket {
   // Null entries are skipped.
   void apply(std::initializer_list<NftBatch*> batches, const std::string& what);
 
+  // Element additions (NftBatch::add_element, built with libnftnl) as one transaction: all or
+  // none. An unexplained EINVAL gets the usual causes as its extended ack.
+  void add_elements(NftBatch& elements, const std::string& what);
   // `data` empty for a set. A timeout needs a set declared with "flags timeout" (or a default).
   void add_element(std::uint8_t family, const std::string& table, const std::string& set,
                    std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
@@ -154,6 +157,7 @@ class NfnlSocket {
   // A buffer opened with NFNL_MSG_BATCH_BEGIN; commit_nft() closes and sends it.
   static NfMsgBuffer nft_batch();
   Result commit_nft(NfMsgBuffer& batch);
+  Result commit_batches(std::initializer_list<NftBatch*> batches);
   // Throws for a missing table or set (they share ENOENT with a missing element).
   void require_set(std::uint8_t family, const std::string& table, const std::string& set,
                    const std::string& what);

@@ -120,6 +120,12 @@ class NftBatch {
     return NftRule(family_, table, chain);
   }
   void add(NftRule&& r);  // appends the rule to its chain
+  // One element of a named set or map (`data` empty for a set), as KeyBuilder lays it out. A
+  // timeout needs a set with "flags timeout" (or a default). Adding an identical element again is
+  // not an error; the same key with other data is (EEXIST).
+  void add_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key,
+                   std::span<const std::uint8_t> data,
+                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   std::uint8_t family() const { return family_; }
   // The messages, without the batch markers NfnlSocket::apply() puts around them.

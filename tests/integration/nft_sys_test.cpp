@@ -30,6 +30,7 @@
 #include "sys/nfnl.hpp"
 #include "sys/nfqueue.hpp"
 #include "sys/nft.hpp"
+#include "sys/nft_batch.hpp"
 #include "sys/rtnl.hpp"
 
 namespace {
@@ -263,6 +264,38 @@ TEST(NfnlMap, ExistingKeyWithOtherDataIsRejectedButSameDataIsNot) {
     EXPECT_EQ(e.errnum(), EEXIST) << e.what();
   }
   EXPECT_EQ(f.nf.get_element(NFPROTO_IPV4, "t", "nat", key), val);
+}
+
+// The NAT controller's new mapping: the port's owner and the mapping in one transaction, so a
+// refused mapping leaves no owner behind (and the other way round).
+TEST(NfnlMap, ElementsAddedTogetherAreAllOrNothing) {
+  SetFixture f;
+  Bytes port = KeyBuilder().port(50000).bytes();
+  Bytes key = KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 2)).port(4000).bytes();
+  Bytes val = KeyBuilder().ipv4(Ipv4Addr(198, 18, 0, 1)).port(50000).bytes();
+  Bytes taken = KeyBuilder().ipv4(Ipv4Addr(198, 18, 0, 1)).port(50001).bytes();
+  f.nf.add_element(NFPROTO_IPV4, "t", "nat", key, taken);  // the key is mapped elsewhere already
+
+  patchbay::sys::NftBatch b(NFPROTO_IPV4);
+  b.add_element("t", "ports", port, {}, 30s);
+  b.add_element("t", "nat", key, val, 30s);
+  try {
+    f.nf.add_elements(b, "add mapping");
+    FAIL() << "no exception";
+  } catch (const patchbay::NetlinkError& e) {
+    EXPECT_EQ(e.errnum(), EEXIST) << e.what();
+    EXPECT_TRUE(contains(e.what(), "test: add mapping: File exists")) << e.what();
+  }
+  EXPECT_FALSE(f.nf.get_element(NFPROTO_IPV4, "t", "ports", port).has_value());  // rolled back
+  EXPECT_EQ(f.nf.get_element(NFPROTO_IPV4, "t", "nat", key), taken);
+
+  patchbay::sys::NftBatch ok(NFPROTO_IPV4);
+  ok.add_element("t", "ports", port, {}, 30s);
+  ok.add_element("t", "nat", KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 3)).port(4000).bytes(), val, 30s);
+  f.nf.add_elements(ok, "add mapping");
+  EXPECT_TRUE(f.nf.get_element(NFPROTO_IPV4, "t", "ports", port).has_value());
+  EXPECT_EQ(f.nf.get_element(NFPROTO_IPV4, "t", "nat", KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 3)).port(4000).bytes()),
+            val);
 }
 
 TEST(NfnlMap, ElementWithTimeoutIsGoneAfterItExpires) {
