@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   g++ cmake ninja-build pkg-config
   libnftables-dev libnftnl-dev libmnl-dev libasio-dev nlohmann-json3-dev libtomlplusplus-dev
+  libnetfilter-queue-dev
+  # bench/netfilter_libs.cpp measures our conntrack requests against it
+  libnetfilter-conntrack-dev
   libcli11-dev libre2-dev libcurl4-openssl-dev libarchive-dev libssl-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev

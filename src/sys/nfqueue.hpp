@@ -78,6 +78,7 @@ class NfQueue {
   NetlinkSocket sock_;
   std::uint16_t queue_num_ = 0;
   RxBuffer rx_;
+  std::vector<char> verdict_buf_;  // reused: verdicts are on the packet path
   std::vector<Packet> early_;  // arrived while open() waited for its ack
 };
 
