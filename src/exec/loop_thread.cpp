@@ -42,8 +42,7 @@ std::size_t join_all() {
 }  // namespace graveyard
 
 LoopThread::LoopThread(Options o) : in_(std::make_shared<Inner>(o)) {
-  auto ready = std::make_shared<std::promise<void>>();
-  auto fut = ready->get_future();
+  auto ready = std::make_shared<sys::CallState<void>>();
   thread_ = std::thread([in = in_, tname = std::move(o.thread_name), init = std::move(o.init), ready] {
     if (!tname.empty()) ::pthread_setname_np(::pthread_self(), tname.substr(0, 15).c_str());
     try {
@@ -51,11 +50,11 @@ LoopThread::LoopThread(Options o) : in_(std::make_shared<Inner>(o)) {
     } catch (...) {
       in->init_error = std::current_exception();
     }
-    ready->set_value();
+    ready->run([] {});
     run(in);
   });
   id_ = thread_.get_id();
-  fut.get();  // init_error is final from here on
+  ready->wait(in_->name);  // init_error is final from here on
   if (o.wait_for_init && in_->init_error) {
     stop(Drain::No);
     std::rethrow_exception(in_->init_error);

@@ -25,7 +25,6 @@
 #include <atomic>
 #include <exception>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +37,7 @@
 #include <asio/post.hpp>
 
 #include "patchbay/error.hpp"
+#include "sys/posted_call.hpp"
 
 namespace patchbay::detail {
 
@@ -76,22 +76,15 @@ class LoopThread {
       if (in_->init_error) std::rethrow_exception(in_->init_error);
       return fn();
     }
-    using R = std::invoke_result_t<F>;
-    // The loop may be destroyed while we wait (that is what breaks the promise), so its name is
-    // copied; holding its state instead would keep the unrun closure alive and us waiting.
+    // The loop may be destroyed while we wait (that is what drops the job): its name is copied.
     std::string name = in_->name;
-    // The posted closure owns the task: destroying it unrun breaks the promise.
-    auto task = std::make_shared<std::packaged_task<R()>>([&fn, raw = in_.get()]() -> R {
+    auto checked = [&fn, raw = in_.get()]() -> std::invoke_result_t<F> {
       if (raw->init_error) std::rethrow_exception(raw->init_error);
       return fn();
-    });
-    auto fut = task->get_future();
-    if (!post_raw([task = std::move(task)] { (*task)(); })) throw Cancelled(std::move(name), "is shut down");
-    try {
-      return fut.get();
-    } catch (const std::future_error&) {
-      throw Cancelled(std::move(name), "is shut down");
-    }
+    };
+    auto [job, wait] = sys::posted_call(checked);
+    if (!post_raw(std::move(job))) throw Cancelled(std::move(name), "is shut down");
+    return wait(std::move(name));
   }
 
   asio::io_context& context() { return in_->ctx; }

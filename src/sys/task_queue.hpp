@@ -22,7 +22,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +29,7 @@
 #include <utility>
 
 #include "patchbay/error.hpp"
+#include "sys/posted_call.hpp"
 
 namespace patchbay::sys {
 
@@ -53,18 +53,10 @@ class TaskQueue {
   // Runs fn on the service thread and returns its result. The caller must not be that thread.
   template <class F>
   auto call(F&& fn) -> std::invoke_result_t<F> {
-    using R = std::invoke_result_t<F>;
-    // The posted closure owns the task: destroying it unrun breaks the promise.
-    auto task = std::make_shared<std::packaged_task<R()>>(std::forward<F>(fn));
-    auto fut = task->get_future();
-    std::string name = name_;  // the queue may be gone when a broken promise wakes us
-    // Moved, not copied: if the caller kept a reference, a dropped closure would not break the promise.
-    if (!post([task = std::move(task)] { (*task)(); })) throw Cancelled(std::move(name), "is shut down");
-    try {
-      return fut.get();
-    } catch (const std::future_error&) {
-      throw Cancelled(std::move(name), "is shut down");
-    }
+    std::string name = name_;  // the queue may be gone when a dropped job wakes us
+    auto [job, wait] = posted_call(fn);
+    if (!post(std::move(job))) throw Cancelled(std::move(name), "is shut down");
+    return wait(std::move(name));
   }
 
   // The closures posted so far, oldest first (service thread).
