@@ -214,8 +214,8 @@ void NetlinkSocket::commit(NlBatch& batch) {
 
     std::size_t pending = j - i;
     while (pending > 0) {
-      int len = static_cast<int>(recv_reply(fd_.get(), rx_, batch.context() + ": " + batch.what(i)));
-      for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      std::size_t len = recv_reply(fd_.get(), rx_, batch.context() + ": " + batch.what(i));
+      for (auto* h = first_nlmsg(rx_.data()); nlmsg_ok(h, len); h = nlmsg_next(h, len)) {
         if (h->nlmsg_type != NLMSG_ERROR) continue;
         std::uint32_t idx = h->nlmsg_seq - first_seq;
         if (idx < i || idx >= j) continue;  // a stale reply from an earlier, aborted batch
@@ -254,8 +254,8 @@ void NetlinkSocket::dump(NlBatch& request, const std::function<void(const nlmsgh
       }) < 0)
     throw NetlinkError(request.context(), request.what(0) + ": sendto: " + std::strerror(errno), errno);
   for (;;) {
-    int len = static_cast<int>(recv_reply(fd_.get(), rx_, request.context() + ": " + request.what(0)));
-    for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    std::size_t len = recv_reply(fd_.get(), rx_, request.context() + ": " + request.what(0));
+    for (auto* h = first_nlmsg(rx_.data()); nlmsg_ok(h, len); h = nlmsg_next(h, len)) {
       if (h->nlmsg_seq != req->nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return;
       if (h->nlmsg_type == NLMSG_ERROR) {

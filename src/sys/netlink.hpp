@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -89,6 +90,28 @@ class NlBatch : public NlMessageBuffer {
   std::string context_;
   std::vector<std::string> whats_;
 };
+
+// Walking the messages of one receive buffer, as NLMSG_OK/NLMSG_NEXT do but with an unsigned
+// length (the macros compare an int with the u32 nlmsg_len):
+//   for (auto* h = first_nlmsg(buf); nlmsg_ok(h, len); h = nlmsg_next(h, len)) ...
+// A truncated message (or a length past the buffer) ends the walk.
+template <class B>
+auto* first_nlmsg(B* buf) {
+  if constexpr (std::is_const_v<B>)
+    return reinterpret_cast<const nlmsghdr*>(buf);
+  else
+    return reinterpret_cast<nlmsghdr*>(buf);
+}
+inline bool nlmsg_ok(const nlmsghdr* h, std::size_t len) {
+  return len >= sizeof(nlmsghdr) && h->nlmsg_len >= sizeof(nlmsghdr) && h->nlmsg_len <= len;
+}
+template <class H>
+H* nlmsg_next(H* h, std::size_t& len) {
+  const std::size_t step = NLMSG_ALIGN(h->nlmsg_len);
+  len = step >= len ? 0 : len - step;
+  using Byte = std::conditional_t<std::is_const_v<H>, const char, char>;
+  return reinterpret_cast<H*>(reinterpret_cast<Byte*>(h) + step);
+}
 
 // Calls fn(type, payload, len) for each attribute in [p, p + len) (e.g. a nest's payload); stops
 // at the first attribute whose length does not fit.

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "patchbay/error.hpp"
 #include "sys/errno.hpp"
@@ -247,8 +248,8 @@ NfnlSocket::Result NfnlSocket::exchange(NfMsgBuffer& buf, const OnMsg& on_reply)
 
   Result r;
   while (pending > 0) {
-    int len = static_cast<int>(recv_some());
-    for (auto* h = reinterpret_cast<const nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    std::size_t len = recv_some();
+    for (auto* h = first_nlmsg(std::as_const(rx_).data()); nlmsg_ok(h, len); h = nlmsg_next(h, len)) {
       std::uint32_t idx = h->nlmsg_seq - first;
       if (idx >= buf.count()) continue;  // left over from an earlier, abandoned request
       if (h->nlmsg_type != NLMSG_ERROR) {
@@ -303,8 +304,8 @@ void NfnlSocket::dump(NfMsgBuffer& req, const std::string& what, const OnMsg& on
       }) < 0)
     fail(what + ": sendto", Result{errno, {}});
   for (;;) {
-    int len = static_cast<int>(recv_some());
-    for (auto* h = reinterpret_cast<const nlmsghdr*>(rx_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    std::size_t len = recv_some();
+    for (auto* h = first_nlmsg(std::as_const(rx_).data()); nlmsg_ok(h, len); h = nlmsg_next(h, len)) {
       if (h->nlmsg_seq != seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) {
         // A dump that fails midway ends with a negative errno in NLMSG_DONE.

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <utility>
 #include <string>
 
 #include "patchbay/error.hpp"
@@ -108,9 +109,8 @@ NfQueue NfQueue::open(std::uint16_t queue_num, std::uint32_t copy_range, bool co
     throw_errno(ctx, "bind: sendto");
   // The queue is live as soon as the kernel handled the bind, so packets may precede the ack.
   for (bool acked = false; !acked;) {
-    int len = static_cast<int>(recv_reply(fd, q.rx_, ctx + ": bind"));
-    for (auto* h = reinterpret_cast<const nlmsghdr*>(q.rx_.data()); NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
+    std::size_t len = recv_reply(fd, q.rx_, ctx + ": bind");
+    for (auto* h = first_nlmsg(std::as_const(q.rx_).data()); nlmsg_ok(h, len); h = nlmsg_next(h, len)) {
       if (h->nlmsg_type != NLMSG_ERROR) {
         q.parse(reinterpret_cast<const std::uint8_t*>(h), h->nlmsg_len, q.early_);
         continue;
@@ -133,8 +133,8 @@ NfQueue NfQueue::open(std::uint16_t queue_num, std::uint32_t copy_range, bool co
 }
 
 void NfQueue::parse(const std::uint8_t* data, std::size_t len, std::vector<Packet>& out) {
-  int left = static_cast<int>(len);
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+  std::size_t left = len;
+  for (auto* h = first_nlmsg(data); nlmsg_ok(h, left); h = nlmsg_next(h, left)) {
     // NLMSG_ERROR here answers a verdict the kernel refused; see the header.
     if (h->nlmsg_type != queue_type(NFQNL_MSG_PACKET)) continue;
     Packet p;
