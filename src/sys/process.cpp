@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -54,42 +55,71 @@ const char* stage_name(int s) {
   return "?";
 }
 
-[[noreturn]] void child_fail(const ChildArgs* a, int stage) {
-  int msg[2] = {stage, errno};
-  ssize_t r = ::write(a->err_pipe, msg, sizeof msg);
-  (void)r;
-  ::_exit(127);
+// The child runs on the parent thread's memory, TLS included, until it execs, so it makes raw
+// system calls only: under ThreadSanitizer the libc wrappers' interceptors (sigaction,
+// sigprocmask, the fd calls) rewrote the parent thread's bookkeeping, and TSan then saw every
+// spawn as a race. (syscall() still reports through errno, the parent's: harmless, since the
+// parent reads errno only after calls of its own.)
+// Not instrumented either: the child's shadow-memory writes would land in the parent thread's
+// ThreadSanitizer state.
+#define PB_CHILD_CODE __attribute__((no_sanitize("thread")))
+
+PB_CHILD_CODE long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+  return ::syscall(n, a, b, c, d);
 }
 
-int child_main(void* arg) {
+[[noreturn]] PB_CHILD_CODE void child_fail(const ChildArgs* a, int stage, long ret) {
+  int msg[2] = {stage, static_cast<int>(-ret)};
+  raw(SYS_write, a->err_pipe, reinterpret_cast<long>(msg), sizeof msg);
+  raw(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
+
+// The kernel's struct sigaction (x86-64 and the other 64-bit ABIs): not glibc's.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
+// -errno on failure, the result otherwise.
+PB_CHILD_CODE long checked(long r) {
+  return r == -1 ? -errno : r;
+}
+
+PB_CHILD_CODE int child_main(void* arg) {
   auto* a = static_cast<const ChildArgs*>(arg);
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(a, kSignals);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
+  long r;
+  const unsigned long none = 0;
+  if ((r = checked(raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sizeof none))) < 0)
+    child_fail(a, kSignals, r);
+  const KernelSigaction dfl{SIG_DFL, 0, nullptr, 0};
   for (int s = 1; s < NSIG; ++s) {
     if (s == SIGKILL || s == SIGSTOP) continue;
-    ::sigaction(s, &dfl, nullptr);  // ignored dispositions would otherwise survive exec
+    // Ignored dispositions would otherwise survive exec.
+    raw(SYS_rt_sigaction, s, reinterpret_cast<long>(&dfl), 0, sizeof dfl.mask);
   }
-  if (::setpgid(0, 0) != 0) child_fail(a, kPgrp);
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a, kDeathSig);
-  if (::getppid() != a->parent) ::_exit(127);  // the lab process is already gone
-  if (a->mntns_fd >= 0 && ::setns(a->mntns_fd, CLONE_NEWNS) != 0) child_fail(a, kMntns);
-  if (a->netns_fd >= 0 && ::setns(a->netns_fd, CLONE_NEWNET) != 0) child_fail(a, kNetns);
+  if ((r = checked(raw(SYS_setpgid, 0, 0))) < 0) child_fail(a, kPgrp, r);
+  if ((r = checked(raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL))) < 0) child_fail(a, kDeathSig, r);
+  if (raw(SYS_getppid) != a->parent) raw(SYS_exit_group, 127);  // the lab process is already gone
+  if (a->mntns_fd >= 0 && (r = checked(raw(SYS_setns, a->mntns_fd, CLONE_NEWNS))) < 0) child_fail(a, kMntns, r);
+  if (a->netns_fd >= 0 && (r = checked(raw(SYS_setns, a->netns_fd, CLONE_NEWNET))) < 0) child_fail(a, kNetns, r);
   for (int i = 0; i < 3; ++i) {
-    int fd = a->stdio[i];
+    const int fd = a->stdio[i];
     if (fd < 0) continue;
     if (fd == i) {
-      int flags = ::fcntl(fd, F_GETFD);
-      if (flags < 0 || ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) != 0) child_fail(a, kStdio);
-    } else if (::dup2(fd, i) < 0) {
-      child_fail(a, kStdio);
+      const long flags = checked(raw(SYS_fcntl, fd, F_GETFD));
+      if (flags < 0) child_fail(a, kStdio, flags);
+      if ((r = checked(raw(SYS_fcntl, fd, F_SETFD, flags & ~FD_CLOEXEC))) < 0) child_fail(a, kStdio, r);
+    } else if ((r = checked(raw(SYS_dup2, fd, i))) < 0) {
+      child_fail(a, kStdio, r);
     }
   }
-  if (a->cwd != nullptr && ::chdir(a->cwd) != 0) child_fail(a, kCwd);
-  ::execve(a->path, a->argv, a->envp);
-  child_fail(a, kExec);
+  if (a->cwd != nullptr && (r = checked(raw(SYS_chdir, reinterpret_cast<long>(a->cwd)))) < 0) child_fail(a, kCwd, r);
+  r = checked(raw(SYS_execve, reinterpret_cast<long>(a->path), reinterpret_cast<long>(a->argv),
+                  reinterpret_cast<long>(a->envp)));
+  child_fail(a, kExec, r);
 }
 
 std::vector<char*> c_array(const std::vector<std::string>& v) {
@@ -142,9 +172,23 @@ Spawned spawn_process(const SpawnSpec& spec) {
   constexpr std::size_t kStack = 64 * 1024;
   std::vector<char> stack(kStack);
   int pidfd = -1;
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer's clone interceptor treats every clone as a fork and resets the calling
+  // thread's state, which a CLONE_VM child shares: every later access looked racy. It understands
+  // fork, so sanitizer builds fork (slower, same semantics for the child).
+  pid_t pid = ::fork();
+  if (pid == 0) child_main(&args);
+  if (pid > 0 && (pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) < 0) {
+    const int err = errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw ProcessError("spawn " + spec.argv[0], std::string("pidfd_open: ") + std::strerror(err));
+  }
+#else
   // CLONE_VFORK suspends this thread until the child has exec'd or exited.
   pid_t pid = ::clone(child_main, stack.data() + kStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
                       &args, &pidfd);
+#endif
   if (pid < 0) throw ProcessError("spawn " + spec.argv[0], std::string("clone: ") + std::strerror(errno));
   wr.reset();
   UniqueFd pfd(pidfd);

@@ -72,15 +72,17 @@ TEST(LoopThread, ACallLeftUnrunByAStopFailsInsteadOfWaitingForever) {
     raw->context().stop();  // what stop(Drain::No) does: the queued call never runs
   }));
   entered.get_future().wait();  // the thread is busy: the next call queues behind it
-  std::atomic<bool> cancelled{false};
-  std::thread caller([&] {
+  std::atomic<bool> cancelled{false}, calling{false};
+  std::thread caller([&, raw] {  // the loop object, not the unique_ptr main resets
+    calling = true;
     try {
-      t->call([] { return 1; });
+      raw->call([] { return 1; });
     } catch (const Cancelled&) {
       cancelled = true;
     }
   });
-  std::this_thread::sleep_for(20ms);  // let the call be posted
+  while (!calling) std::this_thread::yield();
+  std::this_thread::sleep_for(50ms);  // let the call be posted (it touches the loop until then)
   queued.set_value();
   t.reset();  // joins; the unrun closure dies with the context
   caller.join();
