@@ -90,7 +90,8 @@ std::pair<double, double> text_vs_messages(int n) {
 void elements(int n) {
   using namespace std::chrono_literals;
   auto key = [](int i) {
-    return sys::KeyBuilder().ipv4(Ipv4Addr(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)))
+    return sys::KeyBuilder()
+        .ipv4(Ipv4Addr(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)))
         .port(static_cast<std::uint16_t>(1024 + i % 60000))
         .bytes();
   };
@@ -145,10 +146,13 @@ void elements(int n) {
       sys::NftBatch c(NFPROTO_IPV4);
       c.add_table("t");
       using sys::NftType;
-      c.add_set("t", sys::NftSetSpec{"m", {NftType::Ipv4Addr, NftType::InetService},
-                                    {NftType::Ipv4Addr, NftType::InetService}, false, 30s});
-      c.add_set("t", sys::NftSetSpec{"o", {NftType::InetService}, {NftType::Ipv4Addr, NftType::InetService},
-                                    false, 30s});
+      c.add_set("t", sys::NftSetSpec{"m",
+                                     {NftType::Ipv4Addr, NftType::InetService},
+                                     {NftType::Ipv4Addr, NftType::InetService},
+                                     false,
+                                     30s});
+      c.add_set("t", sys::NftSetSpec{
+                         "o", {NftType::InetService}, {NftType::Ipv4Addr, NftType::InetService}, false, 30s});
       nl.apply({&c}, "bench: table");
     };
     fresh();

@@ -110,8 +110,8 @@ int lib_packet_cb(const nlmsghdr* h, void* data) {
   auto* pl = static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD]));
   p.payload.assign(pl, pl + mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
   if (st->ct != nullptr && attr[NFQA_CT] &&
-      nfct_payload_parse(mnl_attr_get_payload(attr[NFQA_CT]), mnl_attr_get_payload_len(attr[NFQA_CT]), AF_INET,
-                         st->ct) >= 0)
+      nfct_payload_parse(mnl_attr_get_payload(attr[NFQA_CT]), mnl_attr_get_payload_len(attr[NFQA_CT]),
+                         AF_INET, st->ct) >= 0)
     p.sport = ntohs(nfct_get_attr_u16(st->ct, ATTR_ORIG_PORT_SRC));
   st->out->push_back(std::move(p));
   return MNL_CB_OK;
@@ -133,7 +133,8 @@ void queue_path(int rounds) {
     for (int r = 0; r < rounds; ++r) {
       std::vector<LibPacket> out;
       LibState st{ct, &out};
-      if (mnl_cb_run(buf.data(), buf.size(), 0, 0, lib_packet_cb, &st) < 0) throw std::runtime_error("mnl_cb_run");
+      if (mnl_cb_run(buf.data(), buf.size(), 0, 0, lib_packet_cb, &st) < 0)
+        throw std::runtime_error("mnl_cb_run");
       sink += out.size() + out.back().sport;
     }
     const double lib = ns_since(t, double(rounds) * kPackets);
@@ -143,7 +144,8 @@ void queue_path(int rounds) {
     for (int r = 0; r < rounds; ++r) {
       std::vector<LibPacket> out;
       LibState st{nullptr, &out};
-      if (mnl_cb_run(buf.data(), buf.size(), 0, 0, lib_packet_cb, &st) < 0) throw std::runtime_error("mnl_cb_run");
+      if (mnl_cb_run(buf.data(), buf.size(), 0, 0, lib_packet_cb, &st) < 0)
+        throw std::runtime_error("mnl_cb_run");
       sink += out.size();
     }
     const double lib_no_ct = ns_since(t, double(rounds) * kPackets);
@@ -198,7 +200,8 @@ void create_entries(nfct_handle* h, int n) {
     nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(3478));
     nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);
     nfct_set_attr_u32(ct, ATTR_TIMEOUT, 300);
-    if (nfct_query(h, NFCT_Q_CREATE, ct) < 0) throw std::runtime_error("conntrack create: " + std::string(std::strerror(errno)));
+    if (nfct_query(h, NFCT_Q_CREATE, ct) < 0)
+      throw std::runtime_error("conntrack create: " + std::string(std::strerror(errno)));
   }
   nfct_destroy(ct);
 }

@@ -397,8 +397,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   LabState state_;                         // the reducer applied to every event (what state.json will hold)
   std::unique_ptr<LabServices> services_;  // made right after setup_, stopped by shutdown()
   std::unique_ptr<DnsOverlay> dns_;        // made in the constructor, emptied by shutdown()
-  std::unique_ptr<WireNamespace> wire_;  // made right after setup_
-  std::unique_ptr<Regions> regions_;     // made in the constructor
+  std::unique_ptr<WireNamespace> wire_;    // made right after setup_
+  std::unique_ptr<Regions> regions_;       // made in the constructor
 };
 
 // A live reference to a lab for the length of one public operation: keeps the LabCore alive and

@@ -201,10 +201,12 @@ void Regions::wire_link(Link& rec, const RouterRec& ra, const RouterRec& rb, con
   const std::string k = std::to_string(rec.alloc.k);
   auto mac = [&](std::uint64_t role) { return sys::make_mac(((0xE00000ULL + rec.alloc.k) << 4) | role); };
   sys::NlBatch wbatch(what);
-  sys::add_veth(wbatch, sys::LinkEnd{"x" + k + "a", wa, mac(1), -1, 0, true, 0},
-                sys::LinkEnd{link_ifname(na, nb, rec.a, rec.b), rec.if_a, mac(2), ra.ns->fd.get(), 0, false, 0});
-  sys::add_veth(wbatch, sys::LinkEnd{"x" + k + "b", wb, mac(3), -1, 0, true, 0},
-                sys::LinkEnd{link_ifname(nb, na, rec.b, rec.a), rec.if_b, mac(4), rb.ns->fd.get(), 0, false, 0});
+  sys::add_veth(
+      wbatch, sys::LinkEnd{"x" + k + "a", wa, mac(1), -1, 0, true, 0},
+      sys::LinkEnd{link_ifname(na, nb, rec.a, rec.b), rec.if_a, mac(2), ra.ns->fd.get(), 0, false, 0});
+  sys::add_veth(
+      wbatch, sys::LinkEnd{"x" + k + "b", wb, mac(3), -1, 0, true, 0},
+      sys::LinkEnd{link_ifname(nb, na, rec.b, rec.a), rec.if_b, mac(4), rb.ns->fd.get(), 0, false, 0});
   w->commit(wbatch);
   auto configure = [&](const RouterRec& r, int ifi, Ipv4Addr a4, Ipv6Addr a6) {
     sys::NlBatch b(what);
@@ -258,11 +260,12 @@ void Regions::set_broken(std::uint32_t a, std::uint32_t b, bool broken, const st
     na = regions_[a - 1].name;
     nb = regions_[b - 1].name;
     if (l.broken == broken)
-      throw InvalidArgument(context, "the link " + na + "-" + nb + (broken ? " is already broken" : " is not broken"));
+      throw InvalidArgument(context,
+                            "the link " + na + "-" + nb + (broken ? " is already broken" : " is not broken"));
     std::uint32_t via = 0;
     if (broken && (via = detour(a, b)) == 0)
-      throw NotFound(context, "no region has working links to both '" + na + "' and '" + nb +
-                                  "' to detour through");
+      throw NotFound(context,
+                     "no region has working links to both '" + na + "' and '" + nb + "' to detour through");
     l.broken = broken;
     l.via = via;
   }

@@ -83,7 +83,7 @@ class Regions {
   using Key = std::pair<std::uint32_t, std::uint32_t>;
 
   static Key key(std::uint32_t a, std::uint32_t b) { return a < b ? Key{a, b} : Key{b, a}; }
-  const Link* find_link(std::uint32_t a, std::uint32_t b) const;  // mu_ held
+  const Link* find_link(std::uint32_t a, std::uint32_t b) const;                // mu_ held
   const Region& region(std::uint32_t index, const std::string& context) const;  // mu_ held
   // The kernel half of link(): veths through the wire namespace, addresses, the engine's p2p.
   void wire_link(Link& rec, const RouterRec& ra, const RouterRec& rb, const std::string& na,

@@ -30,8 +30,8 @@ EventLoop::~EventLoop() {
 }
 
 void EventLoop::arm(const std::shared_ptr<Watch>& w, std::uint32_t event) {
-  const auto kind = event == EPOLLOUT ? asio::posix::descriptor_base::wait_write
-                                      : asio::posix::descriptor_base::wait_read;
+  const auto kind =
+      event == EPOLLOUT ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read;
   // A weak reference: a completion queued before unwatch() finds the watch gone (or inactive,
   // for a re-watched fd) and does nothing.
   w->sd.async_wait(kind, [this, weak = std::weak_ptr<Watch>(w), event](const asio::error_code& ec) {
@@ -44,9 +44,11 @@ void EventLoop::arm(const std::shared_ptr<Watch>& w, std::uint32_t event) {
 
 void EventLoop::watch(int fd, std::uint32_t events, Handler handler) {
   if ((events & ~std::uint32_t{EPOLLIN | EPOLLOUT}) != 0 || events == 0)
-    throw InvalidArgument("event loop", "watch(fd " + std::to_string(fd) + "): events must be EPOLLIN and/or EPOLLOUT");
+    throw InvalidArgument("event loop",
+                          "watch(fd " + std::to_string(fd) + "): events must be EPOLLIN and/or EPOLLOUT");
   loop_.call([&] {
-    if (watches_.count(fd)) throw AlreadyExists("event loop", "fd " + std::to_string(fd) + " is already watched");
+    if (watches_.count(fd))
+      throw AlreadyExists("event loop", "fd " + std::to_string(fd) + " is already watched");
     auto w = std::make_shared<Watch>(loop_.context(), fd, std::move(handler));
     watches_.emplace(fd, w);
     if (events & EPOLLIN) arm(w, EPOLLIN);

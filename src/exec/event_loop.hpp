@@ -38,7 +38,9 @@ class EventLoop {
 
   bool post(std::function<void()> fn) { return loop_.post(std::move(fn)); }
   // Runs fn on the loop thread and waits for it (inline when already there); rethrows.
-  void call(const std::function<void()>& fn) { loop_.call([&] { fn(); }); }
+  void call(const std::function<void()>& fn) {
+    loop_.call([&] { fn(); });
+  }
   // `events`: EPOLLIN and/or EPOLLOUT; the handler gets the one that became ready.
   void watch(int fd, std::uint32_t events, Handler handler);
   void unwatch(int fd);

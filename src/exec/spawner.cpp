@@ -118,7 +118,11 @@ bool ChildState::signal_group(int sig) {
 
 Spawner::Spawner(ExitCallback on_exit)
     : on_exit_(std::move(on_exit)),
-      loop_({.name = "spawner", .thread_name = "patchbay:spawn", .on_error = {}, .init = {}, .wait_for_init = false}) {
+      loop_({.name = "spawner",
+             .thread_name = "patchbay:spawn",
+             .on_error = {},
+             .init = {},
+             .wait_for_init = false}) {
   acquire_subreaper();
   loop_.call([this] { sweep_timer_.emplace(loop_.context()); });
 }
@@ -165,14 +169,15 @@ void Spawner::wait_exit(const std::shared_ptr<ChildState>& c) {
   const int fd = ::fcntl(c->pidfd.get(), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) sys::throw_errno("spawner", "dup(pidfd of " + std::to_string(c->pid) + ")");
   auto& sd = exit_waits_[c->pid] = std::make_unique<asio::posix::stream_descriptor>(loop_.context(), fd);
-  sd->async_wait(asio::posix::descriptor_base::wait_read, [this, c, self = sd.get()](const asio::error_code& ec) {
-    if (ec) return;  // stopping, or replaced by a child that reuses the pid
-    // terminate() may have reaped the child and its pid been reused since: erase only our wait.
-    if (auto it = exit_waits_.find(c->pid); it != exit_waits_.end() && it->second.get() == self)
-      exit_waits_.erase(it);
-    observe_exit(c);  // false only for a pidfd readable before the exit, which does not happen
-    sweep_soon();
-  });
+  sd->async_wait(
+      asio::posix::descriptor_base::wait_read, [this, c, self = sd.get()](const asio::error_code& ec) {
+        if (ec) return;  // stopping, or replaced by a child that reuses the pid
+        // terminate() may have reaped the child and its pid been reused since: erase only our wait.
+        if (auto it = exit_waits_.find(c->pid); it != exit_waits_.end() && it->second.get() == self)
+          exit_waits_.erase(it);
+        observe_exit(c);  // false only for a pidfd readable before the exit, which does not happen
+        sweep_soon();
+      });
 }
 
 void Spawner::sweep_soon() {

@@ -395,7 +395,7 @@ Bridge* DataPlane::find_bridge(std::uint64_t id) {
 }
 
 Bridge& DataPlane::add_bridge(std::uint64_t id, NsAccess ns, int bridge, sys::Mac bridge_mac,
-                                std::string what) {
+                              std::string what) {
   auto& s = bridges_[id];
   if (!s) {
     s = std::make_unique<Bridge>();

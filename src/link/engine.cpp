@@ -28,7 +28,7 @@ Engine::Engine(sys::SetupThread& setup, Seeder seed)
 Engine::~Engine() = default;
 
 void Engine::add_bridge(std::uint64_t br, NsAccess ns, int bridge_ifindex, sys::Mac bridge_mac,
-                         std::string what) {
+                        std::string what) {
   impl_->ctl.call([&] {
     impl_->data.call(
         [&] { impl_->data.add_bridge(br, std::move(ns), bridge_ifindex, bridge_mac, std::move(what)); });

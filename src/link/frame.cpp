@@ -45,11 +45,11 @@ void store32(std::uint8_t* p, std::uint32_t v) {
 
 // Where the headers of a GSO frame are; all offsets are from the start of the Ethernet frame.
 struct Layout {
-  std::size_t l3 = 0;        // IP header
-  std::size_t l4 = 0;        // TCP/UDP header
-  std::size_t hdr = 0;       // first payload byte = bytes replicated in front of every segment
-  std::size_t payload = 0;   // payload bytes of the super-frame
-  std::size_t gso_size = 0;  // payload bytes per segment (the last may be shorter)
+  std::size_t l3 = 0;         // IP header
+  std::size_t l4 = 0;         // TCP/UDP header
+  std::size_t hdr = 0;        // first payload byte = bytes replicated in front of every segment
+  std::size_t payload = 0;    // payload bytes of the super-frame
+  std::size_t gso_size = 0;   // payload bytes per segment (the last may be shorter)
   std::uint32_t packets = 0;  // wire packets (GSO segments)
   bool v6 = false;
   bool tcp = false;

@@ -233,7 +233,7 @@ const std::vector<double>& pareto_table();
 
 struct Pending {
   Nanos due = 0;
-  std::uint64_t seq = 0;  // offer order: FIFO among equal due times
+  std::uint64_t seq = 0;      // offer order: FIFO among equal due times
   std::uint32_t packets = 1;  // wire packets
   std::uint64_t wire_bytes = 0;
   FramePtr frame;

@@ -20,8 +20,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "patchbay/fd.hpp"

@@ -2,16 +2,16 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <sys/socket.h>
 
 #include <cstring>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "patchbay/error.hpp"
 #include "sys/errno.hpp"

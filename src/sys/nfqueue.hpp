@@ -79,7 +79,7 @@ class NfQueue {
   std::uint16_t queue_num_ = 0;
   RxBuffer rx_;
   std::vector<char> verdict_buf_;  // reused: verdicts are on the packet path
-  std::vector<Packet> early_;  // arrived while open() waited for its ack
+  std::vector<Packet> early_;      // arrived while open() waited for its ack
 };
 
 }  // namespace patchbay::sys

@@ -326,18 +326,22 @@ void NftBatch::add(NftRule&& r) {
 }
 
 void NftBatch::add_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key,
-                           std::span<const std::uint8_t> data, std::optional<std::chrono::milliseconds> timeout) {
+                           std::span<const std::uint8_t> data,
+                           std::optional<std::chrono::milliseconds> timeout) {
   Set s(nftnl_set_alloc());
   nftnl_set_set_str(s.p, NFTNL_SET_TABLE, std::string(table).c_str());
   nftnl_set_set_str(s.p, NFTNL_SET_NAME, std::string(set).c_str());
   nftnl_set_elem* e = nftnl_set_elem_alloc();
   if (e == nullptr) throw std::bad_alloc();
   nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
-  if (!data.empty()) nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data.data(), static_cast<std::uint32_t>(data.size()));
-  if (timeout) nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, static_cast<std::uint64_t>(timeout->count()));
+  if (!data.empty())
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data.data(), static_cast<std::uint32_t>(data.size()));
+  if (timeout)
+    nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, static_cast<std::uint64_t>(timeout->count()));
   nftnl_set_elem_add(s.p, e);  // the set owns it
-  message(NFT_MSG_NEWSETELEM, NLM_F_CREATE, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); },
-          1024 + key.size() + data.size());
+  message(
+      NFT_MSG_NEWSETELEM, NLM_F_CREATE, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); },
+      1024 + key.size() + data.size());
 }
 
 }  // namespace patchbay::sys

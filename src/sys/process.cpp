@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,8 +103,10 @@ PB_CHILD_CODE int child_main(void* arg) {
   if ((r = checked(raw(SYS_setpgid, 0, 0))) < 0) child_fail(a, kPgrp, r);
   if ((r = checked(raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL))) < 0) child_fail(a, kDeathSig, r);
   if (raw(SYS_getppid) != a->parent) raw(SYS_exit_group, 127);  // the lab process is already gone
-  if (a->mntns_fd >= 0 && (r = checked(raw(SYS_setns, a->mntns_fd, CLONE_NEWNS))) < 0) child_fail(a, kMntns, r);
-  if (a->netns_fd >= 0 && (r = checked(raw(SYS_setns, a->netns_fd, CLONE_NEWNET))) < 0) child_fail(a, kNetns, r);
+  if (a->mntns_fd >= 0 && (r = checked(raw(SYS_setns, a->mntns_fd, CLONE_NEWNS))) < 0)
+    child_fail(a, kMntns, r);
+  if (a->netns_fd >= 0 && (r = checked(raw(SYS_setns, a->netns_fd, CLONE_NEWNET))) < 0)
+    child_fail(a, kNetns, r);
   for (int i = 0; i < 3; ++i) {
     const int fd = a->stdio[i];
     if (fd < 0) continue;
@@ -116,7 +118,8 @@ PB_CHILD_CODE int child_main(void* arg) {
       child_fail(a, kStdio, r);
     }
   }
-  if (a->cwd != nullptr && (r = checked(raw(SYS_chdir, reinterpret_cast<long>(a->cwd)))) < 0) child_fail(a, kCwd, r);
+  if (a->cwd != nullptr && (r = checked(raw(SYS_chdir, reinterpret_cast<long>(a->cwd)))) < 0)
+    child_fail(a, kCwd, r);
   r = checked(raw(SYS_execve, reinterpret_cast<long>(a->path), reinterpret_cast<long>(a->argv),
                   reinterpret_cast<long>(a->envp)));
   child_fail(a, kExec, r);

@@ -294,8 +294,9 @@ TEST(NfnlMap, ElementsAddedTogetherAreAllOrNothing) {
   ok.add_element("t", "nat", KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 3)).port(4000).bytes(), val, 30s);
   f.nf.add_elements(ok, "add mapping");
   EXPECT_TRUE(f.nf.get_element(NFPROTO_IPV4, "t", "ports", port).has_value());
-  EXPECT_EQ(f.nf.get_element(NFPROTO_IPV4, "t", "nat", KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 3)).port(4000).bytes()),
-            val);
+  EXPECT_EQ(
+      f.nf.get_element(NFPROTO_IPV4, "t", "nat", KeyBuilder().ipv4(Ipv4Addr(10, 0, 0, 3)).port(4000).bytes()),
+      val);
 }
 
 TEST(NfnlMap, ElementWithTimeoutIsGoneAfterItExpires) {

@@ -27,7 +27,8 @@ using patchbay::detail::LoopThread;
 using namespace std::chrono_literals;
 
 LoopThread::Options named(std::string n) {
-  return {.name = std::move(n), .thread_name = "test-loop", .on_error = {}, .init = {}, .wait_for_init = false};
+  return {
+      .name = std::move(n), .thread_name = "test-loop", .on_error = {}, .init = {}, .wait_for_init = false};
 }
 
 // Polls `pred` for up to 5 s.
@@ -121,8 +122,9 @@ TEST(LoopThread, InitFailureIsRethrownByEveryCallOrByTheConstructor) {
   LoopThread lazy({.name = "svc", .thread_name = "t", .on_error = {}, .init = fail, .wait_for_init = false});
   EXPECT_THROW(lazy.call([] { return 1; }), std::runtime_error);
   EXPECT_THROW(lazy.call([] { return 1; }), std::runtime_error);
-  EXPECT_THROW(LoopThread({.name = "svc", .thread_name = "t", .on_error = {}, .init = fail, .wait_for_init = true}),
-               std::runtime_error);
+  EXPECT_THROW(
+      LoopThread({.name = "svc", .thread_name = "t", .on_error = {}, .init = fail, .wait_for_init = true}),
+      std::runtime_error);
 }
 
 TEST(LoopThread, StoppedFromItsOwnThreadIsBuriedAndJoinedLater) {
