@@ -33,7 +33,7 @@ if [ -n "$sanitize" ]; then
   args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DPATCHBAY_SANITIZE=$sanitize" -DPATCHBAY_BUILD_BENCH=OFF)
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}"
 fi
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null

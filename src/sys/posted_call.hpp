@@ -45,14 +45,21 @@ class CallState {
     } catch (...) {
       e = std::current_exception();
     }
-    finish(std::move(v), e);
+    // Outside the handler, and moved: this thread keeps no reference to the exception, so the
+    // caller's thread destroys it (libstdc++ counts exception references where ThreadSanitizer
+    // cannot see, so a last release here would read as a race with the caller's catch block).
+    finish(std::move(v), std::move(e));
   }
   void drop() { finish(std::nullopt, nullptr); }
 
   R wait(std::string name) {
     std::unique_lock lk(mu_);
     cv_.wait(lk, [&] { return done_; });
-    if (error_) std::rethrow_exception(error_);
+    if (error_) {
+      std::exception_ptr e = std::move(error_);
+      lk.unlock();
+      std::rethrow_exception(std::move(e));
+    }
     if (!value_) throw Cancelled(std::move(name), "is shut down");
     if constexpr (!std::is_void_v<R>) return std::move(value_->v);
   }
@@ -70,7 +77,7 @@ class CallState {
       std::lock_guard lk(mu_);
       if (done_) return;
       value_ = std::move(v);
-      error_ = e;
+      error_ = std::move(e);
       done_ = true;
     }
     cv_.notify_all();
