@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "emit.hpp"
 #include "patchbay/patchbay.hpp"
 
 using namespace patchbay;
@@ -40,10 +41,8 @@ double rss_mb() {
   return -1;
 }
 
-void emit(const char* metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"lab-build\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric, value,
-              unit);
-  std::fflush(stdout);
+void emit(const std::string& metric, double value, const char* unit) {
+  bench::emit("lab-build", metric, value, unit);
 }
 
 // The same topology with one `ip` (or sysctl) process per operation, in named namespaces.

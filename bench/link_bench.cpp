@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "emit.hpp"
 #include "patchbay/patchbay.hpp"
 #include "sys/rtnl.hpp"
 #include "sys/setup_thread.hpp"
@@ -48,9 +49,7 @@ double g_seconds = 3.0;
 int g_devices = 200;
 
 void emit(const std::string& metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"link\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric.c_str(),
-              value, unit);
-  std::fflush(stdout);
+  bench::emit("link", metric, value, unit);
 }
 
 // Bulk TCP for g_seconds from `tx` to the listener `ls` (already bound + listening).

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "emit.hpp"
 #include "log/filter.hpp"
 #include "log/sink.hpp"
 #include "patchbay/log.hpp"
@@ -23,9 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void emit(const char* metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"log\",\"metric\":\"%s\",\"value\":%.2f,\"unit\":\"%s\"}\n", metric, value, unit);
-  std::fflush(stdout);
+void emit(const std::string& metric, double value, const char* unit) {
+  bench::emit("log", metric, value, unit, 2);
 }
 
 template <class F>

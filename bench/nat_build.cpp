@@ -17,6 +17,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include "emit.hpp"
 #include "nat/rules.hpp"
 #include "nat/rules_netlink.hpp"
 #include "patchbay/patchbay.hpp"
@@ -33,10 +34,8 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-void emit(const char* metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"nat-build\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric, value,
-              unit);
-  std::fflush(stdout);
+void emit(const std::string& metric, double value, const char* unit) {
+  bench::emit("nat-build", metric, value, unit);
 }
 
 double build_routers(int n, bool nat) {

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "emit.hpp"
 #include "patchbay/patchbay.hpp"
 #include "sys/nfnl.hpp"
 #include "sys/nfqueue.hpp"
@@ -42,10 +43,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void emit(const char* metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"netfilter-libs\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric,
-              value, unit);
-  std::fflush(stdout);
+void emit(const std::string& metric, double value, const char* unit) {
+  bench::emit("netfilter-libs", metric, value, unit);
 }
 
 double ns_since(Clock::time_point t, double per) {

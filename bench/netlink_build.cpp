@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "emit.hpp"
 #include "sys/rtnl.hpp"
 
 using namespace patchbay;
@@ -22,10 +23,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void emit(const char* metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"netlink-build\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric,
-              value, unit);
-  std::fflush(stdout);
+void emit(const std::string& metric, double value, const char* unit) {
+  bench::emit("netlink-build", metric, value, unit);
 }
 
 constexpr int kPerBatch = 500;  // about what a lab build commits at once

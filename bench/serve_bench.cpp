@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emit.hpp"
 #include "patchbay/patchbay.hpp"
 #include "server/server.hpp"
 
@@ -40,9 +41,7 @@ using System = std::chrono::system_clock;
 namespace {
 
 void emit(const std::string& metric, double value, const char* unit) {
-  std::printf("{\"bench\":\"serve\",\"metric\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"}\n", metric.c_str(),
-              value, unit);
-  std::fflush(stdout);
+  bench::emit("serve", metric, value, unit);
 }
 
 std::int64_t steady_ns() {
