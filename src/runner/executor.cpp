@@ -9,17 +9,18 @@
 #include "config/lab_toml.hpp"
 #include "patchbay/lab.hpp"
 #include "runner/asserts.hpp"
-#include "runner/certs.hpp"
 #include "runner/duration.hpp"
 #include "runner/expand.hpp"
+#include "runner/file_steps.hpp"
 #include "runner/interpolate.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/lab_steps.hpp"
 #include "runner/phase.hpp"
 #include "runner/process.hpp"
 #include "runner/reports.hpp"
 #include "runner/rundir.hpp"
 #include "runner/sim_file.hpp"
-#include "runner/values.hpp"
+#include "runner/step_view.hpp"
 
 namespace patchbay::runner {
 
@@ -35,64 +36,12 @@ std::string SimOutcome::error_summary() const {
 
 namespace {
 
-// A failing step: the message is what sim.json and the terminal show.
-struct StepFailed : Error {
-  using Error::Error;
-};
-
 Clock::time_point earlier(Clock::time_point a, Clock::time_point b) {
   return a < b ? a : b;
 }
 Clock::time_point after(milliseconds d) {
   return Clock::now() + d;
 }
-
-std::string describe(milliseconds d) {
-  if (d.count() % 60000 == 0) return std::to_string(d.count() / 60000) + "m";
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-  return std::to_string(d.count()) + "ms";
-}
-
-// Typed access to one expanded step's keys; errors name the step and the key.
-struct StepView {
-  const json& j;
-  std::size_t index;
-  std::string action;
-
-  std::string where(const std::string& key) const {
-    return "step " + std::to_string(index + 1) + " (" + action + ")" +
-           (key.empty() ? "" : " key '" + key + "'");
-  }
-  bool has(const char* key) const { return j.contains(key) && !j.at(key).is_null(); }
-  std::string str(const char* key) const {
-    if (!has(key)) throw ConfigError(where(key), "missing");
-    if (!j.at(key).is_string()) throw ConfigError(where(key), "expected a string, got " + j.at(key).dump());
-    return j.at(key).get<std::string>();
-  }
-  std::optional<std::string> opt_str(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    return str(key);
-  }
-  std::vector<std::string> strings(const char* key) const {
-    return has(key) ? string_or_strings(j.at(key), where(key)) : std::vector<std::string>{};
-  }
-  std::map<std::string, std::string> table(const char* key) const {
-    std::map<std::string, std::string> out;
-    if (!has(key)) return out;
-    if (!j.at(key).is_object()) throw ConfigError(where(key), "expected a table");
-    for (auto& [k, v] : j.at(key).items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    return out;
-  }
-  std::optional<milliseconds> duration(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    return parse_duration(str(key), where(key));
-  }
-  bool boolean(const char* key, bool dflt) const {
-    if (!has(key)) return dflt;
-    if (!j.at(key).is_boolean()) throw ConfigError(where(key), "expected true or false");
-    return j.at(key).get<bool>();
-  }
-};
 
 struct Spawned {
   std::unique_ptr<StepProcess> proc;
@@ -243,30 +192,6 @@ class SimRun {
     }
   }
 
-  Device device(const StepView& v, const char* key = "device") {
-    auto name = v.str(key);
-    if (auto d = lab_->device_by_name(name)) return *d;
-    std::string known;
-    for (auto& d : lab_->devices()) known += (known.empty() ? "" : ", ") + d.name();
-    throw ConfigError(v.where(key), "unknown device '" + name + "' (devices: " + known + ")");
-  }
-  Router router(const StepView& v, const char* key = "router") {
-    auto name = v.str(key);
-    if (auto r = lab_->router_by_name(name)) return *r;
-    std::string known;
-    for (auto& r : lab_->routers()) known += (known.empty() ? "" : ", ") + r.name();
-    throw ConfigError(v.where(key), "unknown router '" + name + "' (routers: " + known + ")");
-  }
-  std::optional<LinkCondition> condition(const StepView& v) {
-    const char* key = v.has("condition") ? "condition" : v.has("impair") ? "impair" : nullptr;
-    if (!key) return std::nullopt;
-    try {
-      return LinkCondition::from_json(v.j.at(key));
-    } catch (const Error& e) {
-      throw ConfigError(v.where(key), std::string("invalid condition: ") + e.what());
-    }
-  }
-
   void step(const StepView& v) {
     const std::string& a = v.action;
     if (a == "run" || a == "spawn") return start_process(v, a == "run");
@@ -277,47 +202,10 @@ class SimRun {
     }
     if (a == "wait-for") return wait_for(v);
     if (a == "assert") return check(v);
-    if (a == "set-link-condition" || a == "set-impair") {
-      auto dev = device(v);
-      auto ifname = v.opt_str("interface").value_or(dev.default_iface().name());
-      auto dir = parse_link_direction(v.opt_str("direction").value_or("up"));
-      dev.set_link_condition(ifname, condition(v), dir);
-      return;
-    }
-    if (a == "set-default-route") return device(v).set_default_route(v.str("to"));
-    if (a == "link-down") return device(v).link_down(v.str("interface"));
-    if (a == "link-up") return device(v).link_up(v.str("interface"));
-    if (a == "replug-iface") {
-      auto dev = device(v);
-      return dev.replug_iface(v.str("interface"), router(v, "to").id());
-    }
-    if (a == "set-nat") return router(v).set_nat_mode(parsed<Nat>(v, "nat"));
-    if (a == "flush-nat-state") return router(v).flush_nat_state();
-    if (a == "set-firewall") return router(v).set_firewall(parsed<Firewall>(v, "firewall"));
-    if (a == "set-downlink-condition") return router(v).set_downlink_condition(condition(v));
-    if (a == "break-region-link" || a == "restore-region-link") {
-      auto ra = lab_->region(v.str("a")), rb = lab_->region(v.str("b"));
-      if (!ra) throw ConfigError(v.where("a"), "unknown region '" + v.str("a") + "'");
-      if (!rb) throw ConfigError(v.where("b"), "unknown region '" + v.str("b") + "'");
-      if (a == "break-region-link")
-        lab_->break_region_link(*ra, *rb);
-      else
-        lab_->restore_region_link(*ra, *rb);
-      return;
-    }
+    if (run_lab_step(*lab_, v)) return;
     if (a == "gen-certs") return gen_certs(v);
-    if (a == "gen-file") return gen_file(v);
+    if (a == "gen-file") return gen_file_step(v, ctx(), out_.sim_dir, store_);
     throw ConfigError(v.where("action"), "unknown action '" + a + "'");
-  }
-
-  template <class T>
-  static T parsed(const StepView& v, const char* key) {
-    if (!v.has(key)) throw ConfigError(v.where(key), "missing");
-    try {
-      return T::from_json(v.j.at(key));
-    } catch (const Error& e) {
-      throw ConfigError(v.where(key), std::string("invalid value ") + v.j.at(key).dump() + ": " + e.what());
-    }
   }
 
   void sleep_until(Clock::time_point t) {
@@ -357,7 +245,7 @@ class SimRun {
   }
 
   void start_process(const StepView& v, bool wait) {
-    auto dev = device(v);
+    auto dev = step_device(*lab_, v);
     std::string id = v.opt_str("id").value_or(dev.name());
     auto cmd = command(v);
     auto proc = std::make_unique<StepProcess>(dev, std::move(cmd), out_.sim_dir, id, capturer(v, id), con_);
@@ -442,32 +330,8 @@ class SimRun {
   }
 
   void gen_certs(const StepView& v) {
-    auto id = v.str("id");
-    std::string dev_name = v.opt_str("device").value_or(id);
-    std::vector<std::string> sans;
-    if (auto d = lab_->device_by_name(dev_name)) {
-      if (auto ip = d->ip()) sans.push_back(ip->to_string());
-    } else {
-      throw ConfigError(v.where("device"), "unknown device '" + dev_name + "'");
-    }
-    auto c = ctx();
-    for (auto& s : v.strings("san")) sans.push_back(interpolate(s, c));
-    auto paths = gen_self_signed(out_.sim_dir / "certs" / id, v.opt_str("cn").value_or("patchbay"), sans);
-    store_.record(id + ".cert_pem_path", fs::absolute(paths.cert).string());
-    store_.record(id + ".key_pem_path", fs::absolute(paths.key).string());
+    gen_certs_step(*lab_, v, ctx(), out_.sim_dir, store_);
     con_.info("gen-certs: done");
-  }
-
-  void gen_file(const StepView& v) {
-    auto id = v.str("id");
-    auto content = interpolate(v.str("content"), ctx());
-    auto dir = out_.sim_dir / "files" / id;
-    fs::create_directories(dir);
-    auto path = dir / "content";
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << content;
-    if (!f.flush()) throw StepFailed("gen-file '" + id + "': cannot write " + path.string());
-    store_.record(id + ".path", fs::absolute(path).string());
   }
 
   // After the last step or a failure: stop what still runs, write results, destroy the lab.
