@@ -220,8 +220,9 @@ void Controller::handle(Router& r, const sys::NfQueue::Packet& p) {
   b.add_element(kNatTable, own, sys::KeyBuilder().port(*eport).bytes(),
                 sys::KeyBuilder().ipv4(t->src).port(t->sport).bytes(), timeout);
   b.add_element(kNatTable, map, key, sys::KeyBuilder().ipv4(r.wan).port(*eport).bytes(), timeout);
-  r.nfnl.add_elements(
-      b, "add " + proto + " mapping " + endpoint(t->src, t->sport) + " -> port " + std::to_string(*eport));
+  r.nfnl.add_elements(b, [&] {
+    return "add " + proto + " mapping " + endpoint(t->src, t->sport) + " -> port " + std::to_string(*eport);
+  });
   ++r.stats.mappings;
   r.queue.verdict(p.id, NF_ACCEPT);
   // After the verdict: the packet is not held while the record is written.

@@ -64,13 +64,6 @@ std::uint64_t load_be64(const std::uint8_t* p) {
   return be64toh(v);
 }
 
-// An nft_data nest: NFTA_DATA_VALUE carries the bytes.
-void put_data(NfMsgBuffer& b, std::uint16_t type, std::span<const std::uint8_t> bytes) {
-  auto nest = b.nest_begin(type);
-  b.put(NFTA_DATA_VALUE, bytes.data(), bytes.size());
-  b.nest_end(nest);
-}
-
 std::vector<std::uint8_t> data_value(const std::uint8_t* p, std::size_t len) {
   std::vector<std::uint8_t> out;
   for_each_nla(p, len, [&](std::uint16_t type, const std::uint8_t* d, std::size_t n) {
@@ -112,23 +105,6 @@ void for_each_element(const nlmsghdr* h, F&& fn) {
       if (t == NFTA_LIST_ELEM) fn(parse_element(q, m));
     });
   });
-}
-
-// The common head of every set element request.
-void begin_elements(NfMsgBuffer& b, std::uint8_t msg, std::uint16_t flags, std::uint8_t family,
-                    const std::string& table, const std::string& set) {
-  b.begin(nft_type(msg), flags, family);
-  b.put_str(NFTA_SET_ELEM_LIST_TABLE, table);
-  b.put_str(NFTA_SET_ELEM_LIST_SET, set);
-}
-
-// One element with its key only (get, delete).
-void put_key_only(NfMsgBuffer& b, std::span<const std::uint8_t> key) {
-  auto list = b.nest_begin(NFTA_SET_ELEM_LIST_ELEMENTS);
-  auto elem = b.nest_begin(NFTA_LIST_ELEM);
-  put_data(b, NFTA_SET_ELEM_KEY, key);
-  b.nest_end(elem);
-  b.nest_end(list);
 }
 
 }  // namespace
@@ -369,8 +345,10 @@ void NfnlSocket::apply(std::initializer_list<NftBatch*> batches, const std::stri
 }
 
 void NfnlSocket::add_elements(NftBatch& elements, const std::string& what) {
-  auto r = commit_batches({&elements});
-  if (r.err == 0) return;
+  add_elements(elements, [&] { return what; });
+}
+
+void NfnlSocket::fail_elements(const std::string& what, Result r) const {
   // nf_tables explains none of its EINVALs here; name the usual causes instead.
   if (r.err == EINVAL && r.extack.empty())
     r.extack =
@@ -392,8 +370,7 @@ std::optional<std::vector<std::uint8_t>> NfnlSocket::get_element(std::uint8_t fa
                                                                  const std::string& set,
                                                                  std::span<const std::uint8_t> key) {
   NfMsgBuffer b;
-  begin_elements(b, NFT_MSG_GETSETELEM, NLM_F_ACK, family, table, set);
-  put_key_only(b, key);
+  add_get_elements(b, family, table, set, key, NLM_F_ACK);
   std::optional<std::vector<std::uint8_t>> out;
   auto r = exchange(
       b, [&](const nlmsghdr* h) { for_each_element(h, [&](Element e) { out = std::move(e.data); }); });
@@ -407,10 +384,9 @@ std::optional<std::vector<std::uint8_t>> NfnlSocket::get_element(std::uint8_t fa
 
 void NfnlSocket::delete_element(std::uint8_t family, const std::string& table, const std::string& set,
                                 std::span<const std::uint8_t> key) {
-  NfMsgBuffer b = nft_batch();
-  begin_elements(b, NFT_MSG_DELSETELEM, NLM_F_ACK, family, table, set);
-  put_key_only(b, key);
-  auto r = commit_nft(b);
+  NftBatch b(family);
+  b.delete_element(table, set, key);
+  auto r = commit_batches({&b});
   if (r.err == 0) return;
   const std::string what = "delete element from " + set_name(family, table, set);
   if (r.err != ENOENT) fail(what, r);
@@ -420,15 +396,15 @@ void NfnlSocket::delete_element(std::uint8_t family, const std::string& table, c
 
 void NfnlSocket::flush_set(std::uint8_t family, const std::string& table, const std::string& set) {
   // A DELSETELEM without an element list removes every element.
-  NfMsgBuffer b = nft_batch();
-  begin_elements(b, NFT_MSG_DELSETELEM, NLM_F_ACK, family, table, set);
-  if (auto r = commit_nft(b); r.err != 0) fail("flush " + set_name(family, table, set), r);
+  NftBatch b(family);
+  b.flush_set(table, set);
+  if (auto r = commit_batches({&b}); r.err != 0) fail("flush " + set_name(family, table, set), r);
 }
 
 std::vector<NfnlSocket::Element> NfnlSocket::list_elements(std::uint8_t family, const std::string& table,
                                                            const std::string& set) {
   NfMsgBuffer b;
-  begin_elements(b, NFT_MSG_GETSETELEM, 0, family, table, set);
+  add_get_elements(b, family, table, set, {}, 0);
   std::vector<Element> out;
   dump(b, "list elements of " + set_name(family, table, set),
        [&](const nlmsghdr* h) { for_each_element(h, [&](Element e) { out.push_back(std::move(e)); }); });

@@ -32,6 +32,7 @@
 #include <linux/netlink.h>
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -123,6 +124,11 @@ class NfnlSocket {
   // Element additions (NftBatch::add_element, built with libnftnl) as one transaction: all or
   // none. An unexplained EINVAL gets the usual causes as its extended ack.
   void add_elements(NftBatch& elements, const std::string& what);
+  // The same, with the description made only when the kernel refuses (a new NAT mapping's path).
+  template <std::invocable Describe>
+  void add_elements(NftBatch& elements, Describe&& what) {
+    if (auto r = commit_batches({&elements}); r.err != 0) fail_elements(what(), std::move(r));
+  }
   // `data` empty for a set. A timeout needs a set declared with "flags timeout" (or a default).
   void add_element(std::uint8_t family, const std::string& table, const std::string& set,
                    std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
@@ -163,6 +169,7 @@ class NfnlSocket {
                    const std::string& what);
   void dump(NfMsgBuffer& req, const std::string& what, const OnMsg& on_msg);
   [[noreturn]] void fail(const std::string& what, const Result& r) const;
+  [[noreturn]] void fail_elements(const std::string& what, Result r) const;  // + EINVAL causes
   std::size_t recv_some();
 
   std::string context_;

@@ -325,23 +325,64 @@ void NftBatch::add(NftRule&& r) {
           [&](nlmsghdr* h) { nftnl_rule_nlmsg_build_payload(h, rule.r_); });
 }
 
+namespace {
+
+// Names the set an element request is for.
+void name_set(Set& s, std::string_view table, std::string_view set) {
+  nftnl_set_set_str(s.p, NFTNL_SET_TABLE, std::string(table).c_str());
+  nftnl_set_set_str(s.p, NFTNL_SET_NAME, std::string(set).c_str());
+}
+
+// Adds an element with `key` to `s` (which owns it) and returns it for more attributes.
+nftnl_set_elem* keyed_element(Set& s, std::span<const std::uint8_t> key) {
+  nftnl_set_elem* e = nftnl_set_elem_alloc();
+  if (e == nullptr) throw std::bad_alloc();
+  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
+  nftnl_set_elem_add(s.p, e);
+  return e;
+}
+
+}  // namespace
+
 void NftBatch::add_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key,
                            std::span<const std::uint8_t> data,
                            std::optional<std::chrono::milliseconds> timeout) {
   Set s(nftnl_set_alloc());
-  nftnl_set_set_str(s.p, NFTNL_SET_TABLE, std::string(table).c_str());
-  nftnl_set_set_str(s.p, NFTNL_SET_NAME, std::string(set).c_str());
-  nftnl_set_elem* e = nftnl_set_elem_alloc();
-  if (e == nullptr) throw std::bad_alloc();
-  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
+  name_set(s, table, set);
+  nftnl_set_elem* e = keyed_element(s, key);
   if (!data.empty())
     nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data.data(), static_cast<std::uint32_t>(data.size()));
   if (timeout)
     nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, static_cast<std::uint64_t>(timeout->count()));
-  nftnl_set_elem_add(s.p, e);  // the set owns it
   message(
       NFT_MSG_NEWSETELEM, NLM_F_CREATE, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); },
       1024 + key.size() + data.size());
+}
+
+void NftBatch::delete_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key) {
+  Set s(nftnl_set_alloc());
+  name_set(s, table, set);
+  keyed_element(s, key);
+  message(
+      NFT_MSG_DELSETELEM, 0, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); },
+      1024 + key.size());
+}
+
+void NftBatch::flush_set(std::string_view table, std::string_view set) {
+  Set s(nftnl_set_alloc());
+  name_set(s, table, set);
+  message(NFT_MSG_DELSETELEM, 0, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); }, 1024);
+}
+
+void add_get_elements(NfMsgBuffer& out, std::uint8_t family, std::string_view table, std::string_view set,
+                      std::span<const std::uint8_t> key, std::uint16_t flags) {
+  Set s(nftnl_set_alloc());
+  name_set(s, table, set);
+  if (!key.empty()) keyed_element(s, key);
+  std::vector<char> buf(1024 + key.size());
+  nlmsghdr* h = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, family, flags, 0);
+  nftnl_set_elems_nlmsg_build_payload(h, s.p);
+  out.append_message(h);
 }
 
 }  // namespace patchbay::sys

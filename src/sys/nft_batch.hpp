@@ -127,6 +127,11 @@ class NftBatch {
                    std::span<const std::uint8_t> data,
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  // Removes one element by key; a missing element fails the transaction with ENOENT.
+  void delete_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key);
+  // Removes every element of the set (a deletion without an element list).
+  void flush_set(std::string_view table, std::string_view set);
+
   std::uint8_t family() const { return family_; }
   // The messages, without the batch markers NfnlSocket::apply() puts around them.
   NfMsgBuffer& messages() { return msgs_; }
@@ -143,5 +148,10 @@ class NftBatch {
   NfMsgBuffer msgs_;
   std::vector<char> scratch_;
 };
+
+// A GETSETELEM request, which is never part of a batch: the element with `key`, or with `key`
+// empty every element (send it as a dump). Appended to `out` with `flags` (plus NLM_F_REQUEST).
+void add_get_elements(NfMsgBuffer& out, std::uint8_t family, std::string_view table, std::string_view set,
+                      std::span<const std::uint8_t> key, std::uint16_t flags);
 
 }  // namespace patchbay::sys
