@@ -6,7 +6,7 @@
 //   Ipv4Net n = take(pool, index, "router 'home'");   // PoolExhausted naming the pool and owner
 //
 // A *run* is `count` back-to-back subnets of one length (a stretch of the address plan). Not
-// thread-safe: AddressPlan's caller (the lab lock) serialises it.
+// thread-safe: AddressPlan's caller (the plan lock) serialises it.
 #pragma once
 
 #include <algorithm>

@@ -66,17 +66,18 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   std::shared_ptr<DeviceRec> d;
   RouterMap rts;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     if (closing_) throw Removed(owner, "the lab is shut down");
-    if (names_.count(cfg.name)) throw AlreadyExists(owner, "build: the name is already used by another node");
+    if (nodes_.name_taken(cfg.name))
+      throw AlreadyExists(owner, "build: the name is already used by another node");
     for (auto& [ifn, rid] : cfg.ifaces) {
-      auto it = routers_.find(rid.value);
-      if (it == routers_.end() || !it->second->alive)
+      auto rt = nodes_.live_router(rid);
+      if (!rt)
         throw NotFound(
             owner, "build: interface '" + ifn + "': router " + std::to_string(rid.value) + " does not exist");
-      rts[rid.value] = it->second;
+      rts[rid.value] = std::move(rt);
     }
-    NodeId id{next_id_};
+    const NodeId id = nodes_.next_id();
     d = std::make_shared<DeviceRec>(NodeKind::Device, id, cfg.name);
     d->log = logs_->make(consts::kKindDevice, cfg.name);
     d->ns_label = "lab" + std::to_string(seq_) + "-d" + std::to_string(id.value);
@@ -102,9 +103,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
       release_device_allocs(*d);
       throw;
     }
-    next_id_ = next;
-    names_.emplace(cfg.name, id);
-    devices_.emplace(id.value, d);
+    nodes_.add(d, next - id.value);
     for (auto& i : d->ifaces) rts[i.router.value]->attached[id].insert(i.name);
   }
 
@@ -121,9 +120,8 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
       } catch (const Error&) {
       }
     }
-    std::lock_guard lk(mu_);
-    names_.erase(cfg.name);
-    devices_.erase(d->id.value);
+    std::lock_guard lk(plan_mu_);
+    nodes_.erase(d->id);
     release_device_allocs(*d);
     d->ns.reset();
     throw;
@@ -190,7 +188,7 @@ void LabCore::wire_device(DeviceRec& d, RouterMap& rts) {
     wait_dad(*d.ns, owner);
 }
 
-// Lab lock held.
+// Plan lock held.
 void LabCore::release_device_allocs(DeviceRec& d) {
   for (auto& i : d.ifaces) release_iface_addrs(i, d.id);
 }
@@ -199,19 +197,14 @@ void LabCore::remove_device(NodeId id) {
   std::shared_ptr<DeviceRec> d;
   std::vector<std::pair<std::shared_ptr<RouterRec>, int>> ports;
   {
-    std::lock_guard lk(mu_);
-    auto it = devices_.find(id.value);
-    if (it == devices_.end() || !it->second->alive)
-      throw NotFound("remove_device", "device " + std::to_string(id.value) + " does not exist");
-    d = it->second;
+    std::lock_guard lk(plan_mu_);
+    d = nodes_.live_device(id);
+    if (!d) throw NotFound("remove_device", "device " + std::to_string(id.value) + " does not exist");
     d->alive = false;
     logs_->withdraw(d->id);
-    devices_.erase(it);
-    names_.erase(d->name);
-    for (auto& i : d->ifaces) {
-      auto r = routers_.find(i.router.value);
-      if (r != routers_.end()) ports.emplace_back(r->second, i.port_ifindex);
-    }
+    nodes_.erase(id);
+    for (auto& i : d->ifaces)
+      if (auto r = nodes_.router(i.router)) ports.emplace_back(std::move(r), i.port_ifindex);
     release_device_allocs(*d);
   }
   std::lock_guard nlk(d->mu);

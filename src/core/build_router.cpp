@@ -87,21 +87,21 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   std::shared_ptr<RouterRec> parent;
   std::vector<AncestorRoute> routes;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     if (closing_) throw Removed(owner, "the lab is shut down");
-    if (names_.count(cfg.name)) throw AlreadyExists(owner, "build: the name is already used by another node");
+    if (nodes_.name_taken(cfg.name))
+      throw AlreadyExists(owner, "build: the name is already used by another node");
     if (cfg.upstream) {
-      auto it = routers_.find(cfg.upstream->value);
-      if (it == routers_.end() || !it->second->alive)
+      parent = nodes_.live_router(*cfg.upstream);
+      if (!parent)
         throw NotFound(owner,
                        "build: upstream router " + std::to_string(cfg.upstream->value) + " does not exist");
-      parent = it->second;
       if (v4 && !parent->hosts4 && !v6)
         throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv4 LAN");
       if (v6 && !parent->hosts6 && !v4)
         throw InvalidArgument(owner, "build: upstream " + parent->describe() + " has no IPv6 LAN");
     }
-    NodeId id{next_id_};
+    const NodeId id = nodes_.next_id();
     r = router_record(cfg, id, seq_, parent.get());
     r->log = logs_->make(consts::kKindRouter, cfg.name);
     // Allocate everything first; on any failure give it all back (the plan is transactional
@@ -112,9 +112,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
       release_router_allocs(*r);
       throw;
     }
-    next_id_ += 2;
-    names_.emplace(cfg.name, id);
-    routers_.emplace(id.value, r);
+    nodes_.add(r, 2);  // the router and its LAN switch
     if (parent) parent->children.insert(id);
     routes = routes_for(*r);
     r->ancestor_routes = routes;
@@ -129,9 +127,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   } catch (...) {
     remove_routes(routes);
     if (r->nat_attached) services_->nat_controller().detach(r->id);
-    std::lock_guard lk(mu_);
-    names_.erase(cfg.name);
-    routers_.erase(r->id.value);
+    std::lock_guard lk(plan_mu_);
+    nodes_.erase(r->id);
     if (parent) parent->children.erase(r->id);
     release_router_allocs(*r);
     r->ns.reset();
@@ -254,11 +251,11 @@ void LabCore::wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* pare
   if (r.new_ix_subnet) {
     // The IX grew into a new /24: the lab root answers as its gateway.
     sys::NlBatch ib(owner + ": extend IX");
-    sys::add_addr(ib, ix_->bridge_ifindex, *r.wan_gw, r.new_ix_subnet->prefix_len());
-    ix_->ns->commit(ib);
+    sys::add_addr(ib, ix()->bridge_ifindex, *r.wan_gw, r.new_ix_subnet->prefix_len());
+    ix()->ns->commit(ib);
   }
-  Netns& up_ns = parent ? *parent->ns : *ix_->ns;
-  int up_bridge = parent ? parent->lan_ifindex : ix_->bridge_ifindex;
+  Netns& up_ns = parent ? *parent->ns : *ix()->ns;
+  int up_bridge = parent ? parent->lan_ifindex : ix()->bridge_ifindex;
   r.wan_ifindex = r.ns->alloc_ifindex();
   r.parent_port_ifindex = up_ns.alloc_ifindex();
   sys::LinkEnd port{
@@ -281,13 +278,9 @@ void LabCore::wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* pare
   if (dad() && has_v6(cfg.ip_support)) wait_dad(*r.ns, owner);
 }
 
-// Lab lock held.
+// Plan lock held.
 void LabCore::release_router_allocs(RouterRec& r) {
-  std::shared_ptr<RouterRec> parent;
-  if (r.upstream) {
-    auto it = routers_.find(r.upstream->value);
-    if (it != routers_.end()) parent = it->second;
-  }
+  std::shared_ptr<RouterRec> parent = r.upstream ? nodes_.router(*r.upstream) : nullptr;
   auto quiet = [](auto&& f) {
     try {
       f();
@@ -316,35 +309,26 @@ void LabCore::remove_router(NodeId id) {
   std::shared_ptr<RouterRec> r;
   std::shared_ptr<RouterRec> parent;
   {
-    std::lock_guard lk(mu_);
-    auto it = routers_.find(id.value);
-    if (it == routers_.end() || !it->second->alive)
-      throw NotFound("remove_router", "router " + std::to_string(id.value) + " does not exist");
-    r = it->second;
+    std::lock_guard lk(plan_mu_);
+    r = nodes_.live_router(id);
+    if (!r) throw NotFound("remove_router", "router " + std::to_string(id.value) + " does not exist");
     if (r->region_router)
       throw InvalidArgument(r->describe(), "remove_router: region routers live as long as the lab");
     std::string users;
-    for (auto& [dev, ifs] : r->attached) {
-      auto d = devices_.find(dev.value);
-      users += (users.empty() ? "" : ", ") + std::string("device '") +
-               (d != devices_.end() ? d->second->name : std::to_string(dev.value)) + "'";
-    }
-    for (auto child : r->children) {
-      auto c = routers_.find(child.value);
-      users += (users.empty() ? "" : ", ") + std::string("router '") +
-               (c != routers_.end() ? c->second->name : std::to_string(child.value)) + "'";
-    }
+    auto user = [&](const char* kind, NodeId n) {
+      auto name = nodes_.name_of(n);
+      users += (users.empty() ? "" : ", ") + std::string(kind) + " '" +
+               (name.empty() ? std::to_string(n.value) : name) + "'";
+    };
+    for (auto& [dev, ifs] : r->attached) user("device", dev);
+    for (auto child : r->children) user("router", child);
     if (!users.empty()) throw InUse(r->describe(), "remove_router: still connected: " + users);
     r->alive = false;
     logs_->withdraw(r->id);
-    routers_.erase(it);
-    names_.erase(r->name);
+    nodes_.erase(id);
     if (r->upstream) {
-      auto p = routers_.find(r->upstream->value);
-      if (p != routers_.end()) {
-        parent = p->second;
-        parent->children.erase(r->id);
-      }
+      parent = nodes_.router(*r->upstream);
+      if (parent) parent->children.erase(r->id);
     }
     release_router_allocs(*r);
   }
@@ -365,7 +349,7 @@ void LabCore::remove_router(NodeId id) {
   try {
     sys::NlBatch b(r->describe() + ": remove");
     sys::del_link(b, r->parent_port_ifindex, "delete port " + r->parent_port_name);
-    (parent ? *parent->ns : *ix_->ns).commit(b);
+    (parent ? *parent->ns : *ix()->ns).commit(b);
   } catch (const Error&) {
   }
   r->ns.reset();

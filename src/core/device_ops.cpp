@@ -14,7 +14,7 @@ template <class F>
 auto with_iface(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, std::string_view name, const char* op,
                 F&& fn) {
   detail::LabRef c(lab, "interface '" + std::string(name) + "'");
-  auto d = c->device(dev);
+  auto d = c->nodes().device(dev);
   if (!d || !d->alive) throw Removed("interface '" + std::string(name) + "'", "its device has been removed");
   std::lock_guard lk(d->mu);
   auto* i = d->find(name);

@@ -1,7 +1,7 @@
 // Dynamic device operations (SPEC 2.6, issue "dynamic topology"): link up/down, default-route
 // switching, adding, removing and replugging interfaces, renewing and adding addresses.
 //
-// Every operation runs under the device's lock, allocates under the lab lock and talks to the
+// Every operation runs under the device's lock, allocates under the plan lock and talks to the
 // kernel with neither held beyond the device's. Interfaces keep their link conditions and the
 // device's MTU through all of them: the condition belongs to the interface record, and the engine
 // is told about the interface's (new) port after every change.
@@ -43,9 +43,8 @@ void LabCore::alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& o
 }
 
 void LabCore::release_iface_addrs(const IfaceRec& i, NodeId dev) {
-  auto it = routers_.find(i.router.value);
-  if (it == routers_.end()) return;
-  auto& rt = it->second;
+  auto rt = nodes_.router(i.router);
+  if (!rt) return;
   try {
     if (i.ip && rt->hosts4) rt->hosts4->release(*i.ip);
     if (i.ip6 && rt->hosts6) rt->hosts6->release(*i.ip6);
@@ -187,12 +186,10 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
   IfaceRec i;
   std::shared_ptr<RouterRec> rt;
   {
-    std::lock_guard lk(mu_);
-    auto it = routers_.find(router.value);
-    if (it == routers_.end() || !it->second->alive)
-      throw NotFound(ctx, "router " + std::to_string(router.value) + " does not exist");
-    rt = it->second;
-    i.id = NodeId{next_id_++};
+    std::lock_guard lk(plan_mu_);
+    rt = nodes_.live_router(router);
+    if (!rt) throw NotFound(ctx, "router " + std::to_string(router.value) + " does not exist");
+    i.id = nodes_.take_id();
     i.name = ifname;
     i.router = router;
     i.cond_up = std::move(up);
@@ -216,7 +213,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
 // the port; the addresses go back to the router's pools.
 void LabCore::unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx) {
   if (auto* eng = services_->engine_if_started()) eng->remove_port(i.router.value, i.port_ifindex);
-  if (auto rt = router(i.router)) {
+  if (auto rt = nodes_.router(i.router)) {
     try {
       sys::NlBatch b(ctx);
       sys::del_link(b, i.port_ifindex, "delete port v" + std::to_string(i.id.value));
@@ -224,7 +221,7 @@ void LabCore::unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& c
     } catch (const Error&) {
     }
   }
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(plan_mu_);
   release_iface_addrs(i, d.id);
 }
 
@@ -247,11 +244,9 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   IfaceRec i = old;
   std::shared_ptr<RouterRec> rt;
   {
-    std::lock_guard lk(mu_);
-    auto it = routers_.find(to.value);
-    if (it == routers_.end() || !it->second->alive)
-      throw NotFound(ctx, "router " + std::to_string(to.value) + " does not exist");
-    rt = it->second;
+    std::lock_guard lk(plan_mu_);
+    rt = nodes_.live_router(to);
+    if (!rt) throw NotFound(ctx, "router " + std::to_string(to.value) + " does not exist");
     i.router = to;
     i.ip.reset();
     i.ip6.reset();
@@ -265,7 +260,7 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   unplug_iface(d, old, ctx);
   {
     // Replugging into the same router: unplugging just took the name out of its attached set.
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     rt->attached[d.id].insert(ifname);
   }
   try {
@@ -283,8 +278,8 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   if (ra_driven(d)) provision_ra(d, *d.find(ifname), false);
   emit("interface_replugged", {{"device", d.name},
                                {"iface_name", ifname},
-                               {"from_router", router_name(old.router)},
-                               {"to_router", router_name(to)},
+                               {"from_router", nodes_.name_of(old.router)},
+                               {"to_router", nodes_.name_of(to)},
                                {"new_ip", opt_ip(i.ip)},
                                {"new_ip_v6", opt_ip(i.ip6)}});
 }
@@ -292,11 +287,11 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
 Ipv4Addr LabCore::renew_ip(DeviceRec& d, IfaceRec& i) {
   const std::string ctx = d.describe() + ": renew_ip " + i.name;
   if (!i.ip) throw InvalidArgument(ctx, "the interface has no IPv4 address");
-  auto rt = router(i.router);
+  auto rt = nodes_.router(i.router);
   if (!rt) throw NotFound(ctx, "its router is gone");
   Ipv4Addr fresh;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     fresh = rt->hosts4->alloc();
   }
   try {
@@ -312,12 +307,12 @@ Ipv4Addr LabCore::renew_ip(DeviceRec& d, IfaceRec& i) {
       if (a.is_v4() && old_net.contains(a.v4())) sys::add_addr(b, i.ifindex, a, len);
     d.ns->commit(b);
   } catch (...) {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     rt->hosts4->release(fresh);
     throw;
   }
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     rt->hosts4->release(*i.ip);
   }
   i.ip = fresh;

@@ -188,7 +188,7 @@ namespace {
 IfaceSnapshot snapshot_of(const detail::LabCore& core, const DeviceRec& d, const IfaceRec& i) {
   IfaceSnapshot s;
   s.name = i.name;
-  s.router = core.router_name(i.router);
+  s.router = core.nodes().name_of(i.router);
   s.router_id = i.router;
   s.ip = i.ip;
   s.ip6 = i.ip6;
@@ -252,7 +252,7 @@ template <class Fn>
 auto with_iface(const std::weak_ptr<detail::LabCore>& lab, NodeId dev, const std::string& name, Fn&& fn) {
   const std::string what = "interface '" + name + "'";
   detail::LabRef c(lab, what);
-  auto d = c->device(dev);
+  auto d = c->nodes().device(dev);
   if (!d || !d->alive) throw Removed(what, "its device has been removed");
   return locked(d, [&](DeviceRec& rec) {
     auto* i = rec.find(name);

@@ -137,8 +137,9 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
   auto context = "set_link_condition(" + std::to_string(a.value) + ", " + std::to_string(b.value) + ")";
   // device <-> router: the device's interface(s) on that router.
   for (auto [dev, rt] : {std::pair{a, b}, std::pair{b, a}}) {
-    if (auto d = c.device(dev)) {
-      if (!c.router(rt)) throw NotFound(context, "node " + std::to_string(rt.value) + " is not a router");
+    if (auto d = c.nodes().device(dev)) {
+      if (!c.nodes().router(rt))
+        throw NotFound(context, "node " + std::to_string(rt.value) + " is not a router");
       std::lock_guard lk(d->mu);
       bool any = false;
       for (auto& i : d->ifaces)
@@ -154,7 +155,7 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
   }
   // parent <-> child router (or the IX, id 1).
   for (auto [child, parent] : {std::pair{a, b}, std::pair{b, a}}) {
-    auto r = c.router(child);
+    auto r = c.nodes().router(child);
     if (!r) continue;
     std::lock_guard lk(r->mu);
     NodeId up = r->upstream.value_or(NodeId{1});
@@ -162,8 +163,8 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
     c.set_uplink_condition(*r, cond, dir);
     return;
   }
-  if (!c.node(a)) throw NotFound(context, "node " + std::to_string(a.value) + " does not exist");
-  if (!c.node(b)) throw NotFound(context, "node " + std::to_string(b.value) + " does not exist");
+  if (!c.nodes().node(a)) throw NotFound(context, "node " + std::to_string(a.value) + " does not exist");
+  if (!c.nodes().node(b)) throw NotFound(context, "node " + std::to_string(b.value) + " does not exist");
   throw InvalidArgument(context, "nodes " + std::to_string(a.value) + " and " + std::to_string(b.value) +
                                      " are not directly linked");
 }
@@ -173,38 +174,38 @@ Ix Lab::ix() const {
 }
 
 std::optional<Device> Lab::device(NodeId id) const {
-  auto d = live(core_)->device(id);
+  auto d = live(core_)->nodes().device(id);
   if (!d || !d->alive) return std::nullopt;
   return Device(core_, d->id, d->name);
 }
 
 std::optional<Router> Lab::router(NodeId id) const {
-  auto r = live(core_)->router(id);
+  auto r = live(core_)->nodes().router(id);
   if (!r || !r->alive) return std::nullopt;
   return Router(core_, r->id, r->name);
 }
 
 std::optional<Device> Lab::device_by_name(std::string_view name) const {
-  auto n = live(core_)->by_name(name);
+  auto n = live(core_)->nodes().by_name(name);
   if (!n || !n->alive || n->kind != detail::NodeKind::Device) return std::nullopt;
   return Device(core_, n->id, n->name);
 }
 
 std::optional<Router> Lab::router_by_name(std::string_view name) const {
-  auto n = live(core_)->by_name(name);
+  auto n = live(core_)->nodes().by_name(name);
   if (!n || !n->alive || n->kind != detail::NodeKind::Router) return std::nullopt;
   return Router(core_, n->id, n->name);
 }
 
 std::vector<Device> Lab::devices() const {
   std::vector<Device> out;
-  for (auto& d : live(core_)->devices()) out.push_back(Device(core_, d->id, d->name));
+  for (auto& d : live(core_)->nodes().devices()) out.push_back(Device(core_, d->id, d->name));
   return out;
 }
 
 std::vector<Router> Lab::routers() const {
   std::vector<Router> out;
-  for (auto& r : live(core_)->routers()) out.push_back(Router(core_, r->id, r->name));
+  for (auto& r : live(core_)->nodes().routers()) out.push_back(Router(core_, r->id, r->name));
   return out;
 }
 
@@ -219,7 +220,7 @@ std::string env_key(std::string_view s) {
 
 std::map<std::string, std::string> Lab::env_vars() const {
   std::map<std::string, std::string> out;
-  for (auto& d : live(core_)->devices()) {
+  for (auto& d : live(core_)->nodes().devices()) {
     std::lock_guard lk(d->mu);
     auto key = env_key(d->name);
     for (auto& i : d->ifaces) {

@@ -19,41 +19,7 @@ namespace {
 
 std::atomic<std::uint64_t> g_lab_seq{0};
 
-constexpr sys::Spelling<NodeKind> kNodeKindNames[] = {
-    {NodeKind::Ix, "ix"},
-    {NodeKind::Router, "router"},
-    {NodeKind::Device, "device"},
-};
-
 }  // namespace
-
-// ---- NodeRec ----
-
-std::string NodeRec::kind_name() const {
-  return std::string(sys::name_of(kNodeKindNames, kind, "node"));
-}
-
-std::string NodeRec::describe() const {
-  return kind_name() + " '" + name + "'";
-}
-
-void NodeRec::stop_workers() {
-  std::shared_ptr<SyncWorker> s;
-  std::unique_ptr<IoWorker> a;
-  {
-    std::lock_guard lk(exec_mu);
-    s = std::move(sw);
-    a = std::move(aw);
-  }
-  a.reset();
-  s.reset();
-}
-
-IfaceRec* DeviceRec::find(std::string_view n) {
-  for (auto& i : ifaces)
-    if (i.name == n) return &i;
-  return nullptr;
-}
 
 // ---- LabCore ----
 
@@ -177,13 +143,14 @@ void LabCore::service_error(const std::string& service, const std::string& what,
 }
 
 void LabCore::create_root() {
-  ix_ = std::make_shared<IxRec>(NodeKind::Ix, NodeId{1}, "ix");
-  ix_->ns_label = "lab" + std::to_string(seq_) + "-root";
+  auto ix = std::make_shared<IxRec>(NodeKind::Ix, NodeId{1}, "ix");
+  nodes_.set_ix(ix);
+  ix->ns_label = "lab" + std::to_string(seq_) + "-root";
   auto p = setup_->create_home();
-  ix_->ns = std::make_shared<Netns>();
-  ix_->ns->fd = std::move(p.fd);
-  ix_->ns->nl = std::move(p.nl);
-  setup_->in_netns(ix_->ns->fd.get(), [] {
+  ix->ns = std::make_shared<Netns>();
+  ix->ns->fd = std::move(p.fd);
+  ix->ns->nl = std::move(p.nl);
+  setup_->in_netns(ix->ns->fd.get(), [] {
     sys::write_sysctls({{"net/ipv4/ip_forward", "1"},
                         {"net/ipv6/conf/all/forwarding", "1"},
                         {"net/ipv4/conf/all/send_redirects", "0"},
@@ -193,17 +160,16 @@ void LabCore::create_root() {
     sys::write_sysctls(bridge_sysctls());
   });
   sys::NlBatch b("lab '" + prefix_ + "': create IX");
-  ix_->bridge_ifindex = ix_->ns->alloc_ifindex();
-  sys::add_bridge(b, ix_->bridge, ix_->bridge_ifindex, mac_for(NodeId{1}, kIxBridge), 0);
-  sys::add_addr(b, ix_->bridge_ifindex, core::AddressPlan::ix_gw(),
-                core::AddressPlan::ix_cidr().prefix_len());
-  sys::add_addr(b, ix_->bridge_ifindex, core::AddressPlan::ix_gw_v6(),
+  ix->bridge_ifindex = ix->ns->alloc_ifindex();
+  sys::add_bridge(b, ix->bridge, ix->bridge_ifindex, mac_for(NodeId{1}, kIxBridge), 0);
+  sys::add_addr(b, ix->bridge_ifindex, core::AddressPlan::ix_gw(), core::AddressPlan::ix_cidr().prefix_len());
+  sys::add_addr(b, ix->bridge_ifindex, core::AddressPlan::ix_gw_v6(),
                 core::AddressPlan::ix_cidr_v6().prefix_len());
   // Kernel link-locals are off lab-wide, but a forwarding interface needs one: neighbour
   // solicitations for forwarded packets are sent from a link-local source or not at all.
-  sys::add_addr(b, ix_->bridge_ifindex, core::ll(1), 64);
-  ix_->ns->commit(b);
-  ix_->alive = true;
+  sys::add_addr(b, ix->bridge_ifindex, core::ll(1), 64);
+  ix->ns->commit(b);
+  ix->alive = true;
 
   nlohmann::json created{{"lab_prefix", prefix_},
                          {"label", opts_.label() ? nlohmann::json(*opts_.label()) : nlohmann::json(nullptr)},
@@ -211,7 +177,7 @@ void LabCore::create_root() {
                          {"version", PATCHBAY_VERSION},
                          {"engine", "userspace"}};
   emit("lab_created", std::move(created));
-  emit("ix_created", {{"bridge", ix_->bridge},
+  emit("ix_created", {{"bridge", ix->bridge},
                       {"cidr", core::AddressPlan::ix_cidr().to_string()},
                       {"gw", core::AddressPlan::ix_gw().to_string()},
                       {"cidr_v6", core::AddressPlan::ix_cidr_v6().to_string()},
@@ -282,16 +248,8 @@ void LabCore::shutdown() {
     }
   }
   sp.reset();
-  std::vector<std::shared_ptr<NodeRec>> nodes;
-  {
-    std::lock_guard lk(mu_);
-    for (auto& [id, d] : devices_) nodes.push_back(d);
-    for (auto& [id, r] : routers_) nodes.push_back(r);
-    devices_.clear();
-    routers_.clear();
-    names_.clear();
-  }
-  if (ix_) nodes.push_back(ix_);
+  std::vector<std::shared_ptr<NodeRec>> nodes = nodes_.take_all();
+  if (ix()) nodes.push_back(ix());
   logs_->clear();
   for (auto& n : nodes) {
     n->alive = false;
@@ -318,63 +276,9 @@ void LabCore::terminate_children(NodeId id) {
   services_->terminate_children(id, opts_.child_grace());
 }
 
-// ---- lookups ----
-
-std::shared_ptr<NodeRec> LabCore::node(NodeId id) const {
-  if (id.value == 1) return ix_;
-  std::lock_guard lk(mu_);
-  if (auto it = routers_.find(id.value); it != routers_.end()) return it->second;
-  if (auto it = devices_.find(id.value); it != devices_.end()) return it->second;
-  return nullptr;
-}
-
-std::shared_ptr<RouterRec> LabCore::router(NodeId id) const {
-  std::lock_guard lk(mu_);
-  auto it = routers_.find(id.value);
-  return it == routers_.end() ? nullptr : it->second;
-}
-
-std::shared_ptr<DeviceRec> LabCore::device(NodeId id) const {
-  std::lock_guard lk(mu_);
-  auto it = devices_.find(id.value);
-  return it == devices_.end() ? nullptr : it->second;
-}
-
-std::shared_ptr<NodeRec> LabCore::by_name(std::string_view name) const {
-  std::lock_guard lk(mu_);
-  auto it = names_.find(name);
-  if (it == names_.end()) return nullptr;
-  if (auto r = routers_.find(it->second.value); r != routers_.end()) return r->second;
-  if (auto d = devices_.find(it->second.value); d != devices_.end()) return d->second;
-  return nullptr;
-}
-
-std::vector<std::shared_ptr<RouterRec>> LabCore::routers() const {
-  std::lock_guard lk(mu_);
-  std::vector<std::shared_ptr<RouterRec>> out;
-  for (auto& [id, r] : routers_)
-    if (r->alive) out.push_back(r);
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a->id < b->id; });
-  return out;
-}
-
-std::vector<std::shared_ptr<DeviceRec>> LabCore::devices() const {
-  std::lock_guard lk(mu_);
-  std::vector<std::shared_ptr<DeviceRec>> out;
-  for (auto& [id, d] : devices_)
-    if (d->alive) out.push_back(d);
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a->id < b->id; });
-  return out;
-}
-
-std::string LabCore::router_name(NodeId id) const {
-  auto r = router(id);
-  return r ? r->name : std::string();
-}
-
 Netns& LabCore::ns_of(NodeId owner) {
-  if (owner.value <= 1) return *ix_->ns;
-  auto r = router(owner);
+  if (owner.value <= 1) return *ix()->ns;
+  auto r = nodes_.router(owner);
   if (!r || !r->ns)
     throw Removed("router " + std::to_string(owner.value), "removed while routes were updated");
   return *r->ns;
@@ -397,9 +301,9 @@ std::vector<AncestorRoute> LabCore::routes_for(const RouterRec& r) const {
     NodeId owner{1};
     const RouterRec* parent = nullptr;
     if (child->upstream) {
-      auto it = routers_.find(child->upstream->value);
-      if (it == routers_.end()) break;
-      parent = it->second.get();
+      // Records stay alive while registered, and registration changes only under the plan lock.
+      parent = nodes_.router(*child->upstream).get();
+      if (!parent) break;
       owner = parent->id;
     }
     for (auto& [dst, len] : v4) {

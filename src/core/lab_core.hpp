@@ -1,9 +1,13 @@
-// The lab's model: node records, the address plan, and the orchestration that turns builder
-// configurations into kernel objects. Handles (Router, Device, ...) are thin views onto this.
+// The lab: its options, the operation gate (enter_op/shutdown), the address plan, and the
+// orchestration that turns router and device configurations (node_configs.hpp) into kernel objects
+// and records (records.hpp), found through the NodeRegistry. The services (event loop, NAT
+// controller, link engine, spawner: services.hpp), the regions (regions.hpp) and DNS (dns.hpp)
+// are parts of their own that it owns. Handles (Router, Device, ...) are thin views onto this.
 //
-// Locking: `mu_` (the lab lock) guards the maps, the name space, the address plan and every host
-// pool; it is never held across a kernel call. Each node has its own `mu` for its mutable state;
-// the order is node lock -> lab lock, never the reverse.
+// Locking: the plan lock (`plan_mu_`) guards the address plan, the host pools and the topology
+// fields of the records; it is never held across a kernel call. Each node has its own `mu` for
+// its mutable state. The order is node lock -> plan lock -> the registry's and the parts' leaf
+// locks, never the reverse.
 #pragma once
 
 #include <atomic>
@@ -12,10 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,7 +25,10 @@
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
 #include "core/netns.hpp"
+#include "core/node_configs.hpp"
 #include "core/node_logs.hpp"
+#include "core/node_registry.hpp"
+#include "core/records.hpp"
 #include "core/regions.hpp"
 #include "core/services.hpp"
 #include "events/bus.hpp"
@@ -44,169 +48,6 @@
 #include "sys/setup_thread.hpp"
 
 namespace patchbay::detail {
-
-enum class NodeKind { Ix, Router, Device };
-struct RaService;  // ra.cpp
-
-// InvalidArgument naming the node unless `n` is a valid node name (1-64 of [A-Za-z0-9_-], not
-// starting with the reserved "region_").
-void validate_node_name(const std::string& kind, const std::string& n);
-// InvalidArgument naming the device unless `n` is a valid Linux interface name (1-15 characters).
-void validate_ifname(const std::string& dev, const std::string& n);
-
-struct NodeRec {
-  NodeKind kind;
-  NodeId id;
-  std::string name;
-  std::string ns_label;
-  std::shared_ptr<Netns> ns;
-  std::mutex mu;  // serialises every mutation of this node
-  std::atomic<bool> alive{false};
-
-  std::mutex exec_mu;
-  std::shared_ptr<SyncWorker> sw;
-  std::unique_ptr<IoWorker> aw;
-  // The node's log files (log.hpp); null without an output directory and for the IX. Set at
-  // build, closed at removal and teardown; node threads hold it as their log context.
-  std::shared_ptr<log::detail::NodeSink> log;
-
-  NodeRec(NodeKind k, NodeId i, std::string n) : kind(k), id(i), name(std::move(n)) {}
-  virtual ~NodeRec() = default;
-  std::string describe() const;  // "router 'home'"
-  std::string kind_name() const;
-  void stop_workers();
-};
-
-struct IfaceRec {
-  NodeId id;
-  std::string name;
-  NodeId router;
-  int ifindex = 0;       // in the device namespace
-  int port_ifindex = 0;  // "v<id>" on the router's LAN bridge
-  std::optional<Ipv4Addr> ip, gw;
-  std::uint8_t prefix = 0;
-  std::optional<Ipv6Addr> ip6, gw6, ll6;
-  std::uint8_t prefix6 = 0;
-  bool up = true;
-  std::optional<LinkCondition> cond_up, cond_down;           // guarded by the device's mu
-  std::vector<std::pair<IpAddr, std::uint8_t>> extra_addrs;  // add_ip
-};
-
-struct DeviceRec : NodeRec {
-  using NodeRec::NodeRec;
-  std::vector<IfaceRec> ifaces;
-  std::string default_if;
-  std::optional<std::uint32_t> mtu;
-  std::optional<Ipv6ProvisioningMode> provisioning;  // overrides the lab's
-  IfaceRec* find(std::string_view n);
-};
-
-// A route this router's prefixes need in one ancestor namespace (0 = lab root).
-struct AncestorRoute {
-  NodeId owner;
-  sys::Route route;
-};
-
-struct RouterRec : NodeRec {
-  using NodeRec::NodeRec;
-  NodeId lan_switch;
-  std::optional<NodeId> upstream;
-  std::optional<std::uint32_t> region;  // region index (inherited from the parent)
-  bool region_router = false;           // the hidden router of a region
-  IpSupport ip_support = IpSupport::V4Only;
-  AddressPool pool = AddressPool::Public;
-  std::optional<std::uint32_t> mtu;
-
-  // Uplink ("ix" or "wan") and the port on the parent's bridge.
-  std::string wan_name;
-  int wan_ifindex = 0;
-  std::string parent_port_name;
-  int parent_port_ifindex = 0;
-  std::optional<Ipv4Addr> wan_ip, wan_gw;
-  std::uint8_t wan_prefix = 0;
-  std::optional<Ipv6Addr> wan_ip6, wan_gw6, wan_ll6;
-  std::uint8_t wan_prefix6 = 0;
-  std::optional<Ipv4Net> new_ix_subnet;  // first router in an extra IX subnet: root owns .1
-
-  // LAN bridge.
-  std::string lan_name = "br-lan";
-  int lan_ifindex = 0;
-  std::optional<Ipv4Net> lan4;
-  std::optional<Ipv6Net> lan6;
-  bool lan4_override = false, lan6_override = false;
-  std::unique_ptr<core::HostPoolV4> hosts4;  // guarded by the lab lock
-  std::unique_ptr<core::HostPoolV6> hosts6;
-  std::optional<Ipv6Addr> lan_ll6;
-
-  // NAT and firewall (guarded by mu). The nftables context and netfilter socket are opened inside
-  // the router's namespace on first need and used under mu.
-  Nat nat;
-  NatV6Mode nat_v6 = NatV6Mode::None;
-  Firewall firewall;
-  std::optional<RouterPreset> preset;
-  std::optional<sys::NftContext> nft;
-  std::optional<sys::NfnlSocket> nfnl;
-  bool nat_attached = false;     // queue handed to the controller
-  bool nat_installed = false;    // table pb_nat exists
-  bool queue_installed = false;  // table pb_natq and its NFQUEUE rule exist
-  bool fw_installed = false;
-  bool block_frag_needed = false;  // table inet pb_pmtu installed (SPEC 11)
-  std::optional<Ipv6Net> npt_ext;  // NPTv6 external prefix (guarded by the lab lock)
-  bool ra_enabled = true;          // SPEC 9.1 (guarded by mu)
-  std::uint64_t ra_interval = 30, ra_lifetime = 1800;
-  std::shared_ptr<RaService> ra;                  // running once an RA-driven device joined the LAN
-  bool nat6_installed = false;                    // table ip6 pb_nat6
-  int nat64_ifindex = 0, nat64_wire_ifindex = 0;  // veth "nat64" and its wire-namespace end
-
-  // Link conditions (guarded by mu): into the LAN, and of the link to the parent / IX.
-  std::optional<LinkCondition> downlink, uplink_up, uplink_down;
-
-  // Topology (guarded by the lab lock).
-  std::set<NodeId> children;
-  std::map<NodeId, std::set<std::string>> attached;  // device -> its interfaces on this LAN
-  std::vector<AncestorRoute> ancestor_routes;
-
-  std::optional<Ipv4Addr> gw4() const { return hosts4 ? std::optional(hosts4->gateway()) : std::nullopt; }
-  std::optional<Ipv6Addr> gw6() const { return hosts6 ? std::optional(hosts6->gateway()) : std::nullopt; }
-};
-
-struct IxRec : NodeRec {
-  using NodeRec::NodeRec;
-  int bridge_ifindex = 0;
-  std::string bridge = "br-ix";
-};
-
-struct RouterConfig {
-  std::string name;
-  std::optional<NodeId> upstream;
-  IpSupport ip_support = IpSupport::V4Only;
-  std::optional<AddressPool> pool;  // explicit or from a preset; else derived from the NAT
-  bool ra_enabled = true;
-  std::uint64_t ra_interval = 30, ra_lifetime = 1800;
-  Nat nat;
-  NatV6Mode nat_v6 = NatV6Mode::None;
-  Firewall firewall;
-  std::optional<RouterPreset> preset;
-  std::optional<Ipv4Net> cidr;
-  std::optional<Ipv6Net> cidr6;
-  std::optional<std::uint32_t> mtu;
-  std::optional<LinkCondition> downlink, uplink_up, uplink_down;
-  bool block_frag_needed = false;
-  std::optional<std::uint32_t> region;                          // RouterBuilder::region
-  std::optional<core::AddressPlan::RegionAlloc> region_bridge;  // set only for region routers
-  bool built = false;
-};
-
-struct DeviceConfig {
-  std::string name;
-  std::vector<std::pair<std::string, NodeId>> ifaces;
-  std::optional<std::string> default_via;
-  std::optional<std::uint32_t> mtu;
-  std::map<std::string, std::pair<std::optional<LinkCondition>, std::optional<LinkCondition>>>
-      conditions;  // iface -> {up, down}
-  std::optional<Ipv6ProvisioningMode> provisioning;
-  bool built = false;
-};
 
 class LabCore : public std::enable_shared_from_this<LabCore> {
  public:
@@ -255,11 +96,11 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
 
   Regions& regions() { return *regions_; }  // SPEC 8 (regions.hpp)
   WireNamespace& wire() { return *wire_; }  // region links and NAT64 veths
-  // Runs f(plan) under the lab lock: address allocation and release for the parts that own
+  // Runs f(plan) under the plan lock: address allocation and release for the parts that own
   // records of their own (regions).
   template <typename F>
   decltype(auto) with_plan(F&& f) {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     return f(plan_);
   }
   void emit(const std::string& kind, nlohmann::json fields);
@@ -287,14 +128,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void detach_device_links(const DeviceRec& d);
   void detach_router_links(const RouterRec& r);
 
-  std::shared_ptr<NodeRec> node(NodeId id) const;  // nullptr if unknown or removed
-  std::shared_ptr<RouterRec> router(NodeId id) const;
-  std::shared_ptr<DeviceRec> device(NodeId id) const;
-  std::shared_ptr<NodeRec> by_name(std::string_view name) const;
-  std::shared_ptr<IxRec> ix() const { return ix_; }
-  std::vector<std::shared_ptr<RouterRec>> routers() const;
-  std::vector<std::shared_ptr<DeviceRec>> devices() const;
-  std::string router_name(NodeId id) const;
+  // The nodes by id and name (node_registry.hpp: lookups never wait for a build).
+  const NodeRegistry& nodes() const { return nodes_; }
+  const std::shared_ptr<IxRec>& ix() const { return nodes_.ix(); }
 
   events::EventBus& bus() { return bus_; }
   // The per-node log files (made at build, published while the node is alive).
@@ -325,8 +161,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall = nullptr);
   void apply_netfilter_at_build(RouterRec& r);
   void apply_firewall(RouterRec& r, const Firewall& f);
-  // build_router in two steps: the addresses from the plan (lab lock held), then the kernel
-  // objects (namespace, sysctls, LAN bridge, uplink veth) without the lab lock.
+  // build_router in two steps: the addresses from the plan (plan lock held), then the kernel
+  // objects (namespace, sysctls, LAN bridge, uplink veth) without it.
   void alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const RouterRec* parent,
                           const std::string& owner);
   void wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* parent);
@@ -337,7 +173,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void wire_device(DeviceRec& d, RouterMap& rts);
   void release_router_allocs(RouterRec& r);
   void release_device_allocs(DeviceRec& d);
-  std::vector<AncestorRoute> routes_for(const RouterRec& r) const;  // lab lock held
+  std::vector<AncestorRoute> routes_for(const RouterRec& r) const;  // plan lock held
   void install_routes(const std::vector<AncestorRoute>& routes);
   void remove_routes(const std::vector<AncestorRoute>& routes);
   Netns& ns_of(NodeId owner);  // 0 or 1 = lab root
@@ -352,8 +188,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void push_uplink(RouterRec& r);
   void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);
   // Dynamic-operation helpers (dynamic.cpp).
-  void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // lab lock held
-  void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // lab lock held
+  void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // plan lock held
+  void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // plan lock held
   void unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx);
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
@@ -364,7 +200,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void stop_ra(RouterRec& r);
   bool has_ra_default_route(DeviceRec& d, const IfaceRec& i);
   // IPv6 NAT (nat_v6.cpp).
-  Ipv6Net alloc_npt_prefix(const RouterRec& r, const std::string& owner);  // lab lock held
+  Ipv6Net alloc_npt_prefix(const RouterRec& r, const std::string& owner);  // plan lock held
   void apply_nat_v6(RouterRec& r, NatV6Mode m);
   void start_nat64(RouterRec& r);  // nat64_router.cpp
   void stop_nat64(RouterRec& r);
@@ -379,13 +215,11 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   int ops_ = 0;  // operations in flight, all threads
   std::atomic<std::uint64_t> service_errors_{0};
 
-  mutable std::mutex mu_;
+  // The plan lock: the address plan, the records' fields marked "plan lock" (host pools, NPTv6
+  // prefixes, topology) and, by convention, every change of nodes_ (see node_registry.hpp).
+  mutable std::mutex plan_mu_;
   core::AddressPlan plan_;
-  std::uint64_t next_id_ = 2;  // the IX switch is 1
-  std::unordered_map<std::uint64_t, std::shared_ptr<RouterRec>> routers_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<DeviceRec>> devices_;
-  std::map<std::string, NodeId, std::less<>> names_;
-  std::shared_ptr<IxRec> ix_;
+  NodeRegistry nodes_;
 
   std::unique_ptr<sys::SetupThread> setup_;
   // events.jsonl/state.json, only with an outdir. Declared before bus_ so the bus sink's target

@@ -61,12 +61,12 @@ void LabCore::ensure_bridge(std::uint64_t br) {
   sys::Mac mac{};
   std::string what;
   if (br == 1) {
-    ns = ix_->ns;
-    bridge = ix_->bridge_ifindex;
+    ns = ix()->ns;
+    bridge = ix()->bridge_ifindex;
     mac = mac_for(NodeId{1}, kIxBridge);
-    what = "IX bridge " + ix_->bridge;
+    what = "IX bridge " + ix()->bridge;
   } else {
-    auto r = router(NodeId{br});
+    auto r = nodes_.router(NodeId{br});
     if (!r) throw NotFound("link engine", "router " + std::to_string(br) + " does not exist");
     ns = r->ns;
     bridge = r->lan_ifindex;
@@ -91,7 +91,7 @@ std::uint64_t LabCore::uplink_bridge(const RouterRec& r) const {
 
 void LabCore::push_iface(DeviceRec& d, IfaceRec& i) {
   auto up = dir_config(i.cond_up), down = dir_config(i.cond_down);
-  auto rt = router(i.router);
+  auto rt = nodes_.router(i.router);
   bool downlink = false;
   if (rt) {
     std::lock_guard lk(rt->mu);
@@ -156,13 +156,11 @@ void LabCore::apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c
     std::vector<std::shared_ptr<DeviceRec>> devs;
     std::vector<std::shared_ptr<RouterRec>> kids;
     {
-      std::lock_guard lk(mu_);
+      std::lock_guard lk(plan_mu_);
       for (auto& [dev, names] : r.attached)
-        if (auto it = devices_.find(dev.value); it != devices_.end() && it->second->alive)
-          devs.push_back(it->second);
+        if (auto d = nodes_.live_device(dev)) devs.push_back(std::move(d));
       for (auto kid : r.children)
-        if (auto it = routers_.find(kid.value); it != routers_.end() && it->second->alive)
-          kids.push_back(it->second);
+        if (auto k = nodes_.live_router(kid)) kids.push_back(std::move(k));
     }
     for (auto& d : devs)
       for (auto& i : d->ifaces)
@@ -214,7 +212,7 @@ void LabCore::attach_router_links(RouterRec& r) {
   if (r.downlink) apply_downlink(r, r.downlink);
   // The parent's downlink covers this router's port too.
   if (r.upstream)
-    if (auto p = router(*r.upstream)) {
+    if (auto p = nodes_.router(*r.upstream)) {
       bool dl;
       {
         std::lock_guard plk(p->mu);

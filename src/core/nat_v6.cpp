@@ -81,14 +81,14 @@ void LabCore::set_nat_v6(RouterRec& r, NatV6Mode m) {
   if (m == r.nat_v6) return;
   std::optional<Ipv6Net> old_ext;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     if (m == NatV6Mode::Nptv6 && !r.npt_ext) r.npt_ext = alloc_npt_prefix(r, ctx);
   }
   try {
     apply_nat_v6(r, m);
   } catch (...) {
     if (r.nat_v6 != NatV6Mode::Nptv6 && r.npt_ext) {
-      std::lock_guard lk(mu_);
+      std::lock_guard lk(plan_mu_);
       plan_.release_v6(*r.npt_ext);
       r.npt_ext.reset();
     }
@@ -98,7 +98,7 @@ void LabCore::set_nat_v6(RouterRec& r, NatV6Mode m) {
   // What the ancestors route changes with the mode (LAN, external prefix, or nothing).
   std::vector<AncestorRoute> fresh;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     fresh = routes_for(r);
     if (m != NatV6Mode::Nptv6 && r.npt_ext) {
       plan_.release_v6(*r.npt_ext);
@@ -108,7 +108,7 @@ void LabCore::set_nat_v6(RouterRec& r, NatV6Mode m) {
   remove_routes(r.ancestor_routes);
   install_routes(fresh);
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     r.ancestor_routes = std::move(fresh);
   }
   emit("nat_v6_changed", {{"router", r.name}, {"nat_v6", to_string(m)}});

@@ -25,7 +25,7 @@ detail::LabRef Node::core() const {
 
 std::shared_ptr<NodeRec> Node::rec() const {
   auto c = core();
-  auto r = c->node(id_);
+  auto r = c->nodes().node(id_);
   if (!r || !r->alive) throw Removed("node '" + name_ + "'", "the node has been removed");
   return r;
 }
@@ -37,7 +37,7 @@ std::string Node::ns() const {
 bool Node::alive() const {
   auto c = lab_.lock();
   if (!c || c->closing()) return false;
-  auto r = c->node(id_);
+  auto r = c->nodes().node(id_);
   return r && r->alive;
 }
 
@@ -61,7 +61,7 @@ std::function<void()> entry_for(const std::shared_ptr<NodeRec>& r, LabCore& c) {
 }
 
 // The node's log files, or null (no output directory, the IX, node or lab gone). Never throws,
-// never takes the lab lock or an operation slot (logging must not wait for builds or shutdown).
+// never takes the plan lock or an operation slot (logging must not wait for builds or shutdown).
 std::shared_ptr<log::detail::NodeSink> sink_of(const std::weak_ptr<LabCore>& lab, NodeId id) {
   auto c = lab.lock();
   if (!c || c->closing()) return nullptr;

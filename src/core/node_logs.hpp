@@ -1,5 +1,5 @@
 // The per-node log files of a lab (SPEC 13.1). A node's sink is made at build and published while
-// the node is alive, so loggers on any thread find it without the lab lock and without waiting for
+// the node is alive, so loggers on any thread find it without the plan lock and without waiting for
 // builds or for each other.
 //
 // Locking: `mu_` guards the published sinks only; it is a leaf lock (readers share it).

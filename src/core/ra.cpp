@@ -250,7 +250,7 @@ void LabCore::send_rs(DeviceRec& d, const IfaceRec& i) {
       sys::throw_errno(d.describe(), "send router solicitation on " + i.name);
   });
   if (log::detail::wants(d.log.get(), log::Level::Info, kRsEventTarget)) {
-    auto rt = router(i.router);
+    auto rt = nodes_.router(i.router);
     log::detail::write(d.log.get(), log::Level::Info, kRsEventTarget, "",
                        {{"ns", d.ns_label},
                         {"device", d.name},
@@ -281,7 +281,7 @@ void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
                         {base + "accept_ra_defrtr", d.default_if == i.name ? "1" : "0"},
                         {base + "autoconf", "0"}});
   });
-  auto rt = router(i.router);
+  auto rt = nodes_.router(i.router);
   if (!rt) return;
   std::uint64_t lifetime = 0;
   bool enabled = false;
@@ -319,7 +319,7 @@ void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
 bool LabCore::link_running(DeviceRec& d, const IfaceRec& i) {
   bool up = false;
   setup_->in_netns(d.ns->fd.get(), [&] { up = if_running(i.ifindex); });
-  auto rt = router(i.router);
+  auto rt = nodes_.router(i.router);
   if (!up || !rt || !i.port_ifindex) return up;
   setup_->in_netns(rt->ns->fd.get(), [&] { up = if_running(i.port_ifindex); });
   return up;

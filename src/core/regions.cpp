@@ -56,7 +56,7 @@ Regions::View Regions::add(const std::string& name) {
     for (auto& r : regions_)
       if (r.name == name) throw AlreadyExists("region '" + name + "'", "add_region: the region exists");
   }
-  if (lab_.by_name("region_" + name))
+  if (lab_.nodes().by_name("region_" + name))
     throw AlreadyExists("region '" + name + "'", "add_region: router 'region_" + name + "' exists");
   const auto alloc =
       lab_.with_plan([&](core::AddressPlan& plan) { return plan.alloc_region("region '" + name + "'"); });
@@ -127,7 +127,7 @@ void Regions::install_routes(std::uint32_t from, std::uint32_t to) {
     to_name = regions_[to - 1].name;
     router = regions_[from - 1].router;
   }
-  auto r = lab_.router(router);
+  auto r = lab_.nodes().router(router);
   if (!r) return;
   sys::NlBatch b(r->describe() + ": routes to region " + to_name);
   for (auto& [dst, len] : prefixes) {
@@ -160,7 +160,7 @@ void Regions::link(std::uint32_t ia, std::uint32_t ib, const RegionLink& link) {
     if (find_link(ia, ib))
       throw AlreadyExists(context, "regions '" + na + "' and '" + nb + "' are already linked");
   }
-  auto ra = lab_.router(ida), rb = lab_.router(idb);
+  auto ra = lab_.nodes().router(ida), rb = lab_.nodes().router(idb);
   if (!ra || !rb) throw NotFound(context, "the router of region '" + (ra ? nb : na) + "' is gone");
   Link rec;
   rec.alloc = lab_.with_plan(
@@ -316,7 +316,7 @@ void Regions::router_removed(const RouterRec& r, const std::vector<AncestorRoute
     }
   }
   for (auto& [id, route] : dels) {
-    auto other = lab_.router(id);
+    auto other = lab_.nodes().router(id);
     if (!other) continue;
     try {
       sys::NlBatch b;

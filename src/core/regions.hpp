@@ -14,8 +14,8 @@
 // so linked regions keep routing their prefixes.
 //
 // Locking: `op_mu_` serialises region operations and is held across kernel calls; `mu_` guards
-// the records and is a leaf (nothing is called while it is held). Order: op_mu_ -> lab lock, and
-// op_mu_ -> mu_; the lab lock and mu_ are never nested. Callers hold no router lock except in
+// the records and is a leaf (nothing is called while it is held). Order: op_mu_ -> plan lock, and
+// op_mu_ -> mu_; the plan lock and mu_ are never nested. Callers hold no router lock except in
 // router_removed (the router's own, which Regions never takes).
 #pragma once
 

@@ -108,12 +108,12 @@ void LabCore::set_nat(RouterRec& r, const Nat& n) {
   if (was_none != is_none) {
     std::vector<AncestorRoute> fresh;
     {
-      std::lock_guard lk(mu_);
+      std::lock_guard lk(plan_mu_);
       fresh = routes_for(r);
     }
     remove_routes(r.ancestor_routes);
     install_routes(fresh);
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(plan_mu_);
     r.ancestor_routes = std::move(fresh);
   }
   emit("nat_changed", {{"router", r.name}, {"nat", n.to_json()}});

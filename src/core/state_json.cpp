@@ -27,17 +27,11 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
   else if (auto name = regions_->name_of(r.region))
     region = *name;
   {
-    std::lock_guard lk(mu_);
-    if (r.upstream) {
-      auto it = routers_.find(r.upstream->value);
-      if (it != routers_.end()) upstream_name = it->second->name;
-    }
-    std::vector<std::pair<NodeId, std::string>> names;
-    for (auto& [id, ifs] : r.attached) {
-      auto it = devices_.find(id.value);
-      if (it != devices_.end() && it->second->alive) names.emplace_back(id, it->second->name);
-    }
-    for (auto& [id, n] : names) devices.push_back(n);
+    std::lock_guard lk(plan_mu_);
+    if (r.upstream)
+      if (auto up = nodes_.router(*r.upstream)) upstream_name = up->name;
+    for (auto& [id, ifs] : r.attached)
+      if (auto d = nodes_.live_device(id)) devices.push_back(d->name);
   }
   return {
       {"ns", r.ns_label},
@@ -74,7 +68,7 @@ nlohmann::json LabCore::router_state(const RouterRec& r) const {
 nlohmann::json LabCore::iface_snapshot(const DeviceRec&, const IfaceRec& i) const {
   return {
       {"name", i.name},
-      {"router", router_name(i.router)},
+      {"router", nodes_.name_of(i.router)},
       {"ip", opt(i.ip)},
       {"ip_v6", opt(i.ip6)},
       {"ll_v6", opt(i.ll6)},

@@ -24,7 +24,8 @@ void gen_certs_step(Lab& lab, const StepView& v, const InterpContext& ctx, const
   store.record(id + ".key_pem_path", fs::absolute(paths.key).string());
 }
 
-void gen_file_step(const StepView& v, const InterpContext& ctx, const fs::path& sim_dir, CaptureStore& store) {
+void gen_file_step(const StepView& v, const InterpContext& ctx, const fs::path& sim_dir,
+                   CaptureStore& store) {
   auto id = v.str("id");
   auto content = interpolate(v.str("content"), ctx);
   auto dir = sim_dir / "files" / id;

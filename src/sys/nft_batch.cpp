@@ -359,7 +359,8 @@ void NftBatch::add_element(std::string_view table, std::string_view set, std::sp
       1024 + key.size() + data.size());
 }
 
-void NftBatch::delete_element(std::string_view table, std::string_view set, std::span<const std::uint8_t> key) {
+void NftBatch::delete_element(std::string_view table, std::string_view set,
+                              std::span<const std::uint8_t> key) {
   Set s(nftnl_set_alloc());
   name_set(s, table, set);
   keyed_element(s, key);
@@ -371,7 +372,8 @@ void NftBatch::delete_element(std::string_view table, std::string_view set, std:
 void NftBatch::flush_set(std::string_view table, std::string_view set) {
   Set s(nftnl_set_alloc());
   name_set(s, table, set);
-  message(NFT_MSG_DELSETELEM, 0, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); }, 1024);
+  message(
+      NFT_MSG_DELSETELEM, 0, [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.p); }, 1024);
 }
 
 void add_get_elements(NfMsgBuffer& out, std::uint8_t family, std::string_view table, std::string_view set,
