@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "patchbay/error.hpp"
+#include "sys/sched.hpp"
 #include "sys/setup_thread.hpp"
 #include "sys/sysctl.hpp"
 
@@ -28,6 +29,7 @@ void ControlPlane::stop() {
 
 void ControlPlane::run() {
   ::pthread_setname_np(::pthread_self(), "patchbay:plumb");
+  sys::run_as_background_thread();  // never ahead of the forwarding thread (sys/sched.hpp)
   std::deque<std::function<void()>> batch;
   while (tasks_.wait_take(batch)) {
     for (auto& fn : batch) fn();  // call() closures carry their own errors to the caller

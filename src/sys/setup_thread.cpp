@@ -11,6 +11,7 @@
 #include "sys/errno.hpp"
 #include "sys/netns.hpp"
 #include "sys/rtnl.hpp"
+#include "sys/sched.hpp"
 
 namespace patchbay::sys {
 
@@ -150,6 +151,7 @@ void SetupThread::in_netns(int netns_fd, const std::function<void()>& fn) {
 
 void SetupThread::loop() {
   ::pthread_setname_np(::pthread_self(), "patchbay:setup");
+  run_as_background_thread();  // namespace pre-creation must not delay forwarding (sched.hpp)
   std::unique_lock lk(mu_);
   // A restarted thread begins wherever its creator was; the home is the lab root.
   if (home_) go_home(home_.get());
