@@ -64,7 +64,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   const std::string owner = "device '" + cfg.name + "'";
   const std::string default_if = validate_device(cfg, owner);
   std::shared_ptr<DeviceRec> d;
-  RouterMap rts;
+  RouterMap rts;  // the device's routers by id
   {
     std::lock_guard lk(plan_mu_);
     if (closing_) throw Removed(owner, "the lab is shut down");
@@ -108,7 +108,8 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   }
 
   try {
-    wire_device(*d, rts);
+    d->ns = wiring_->new_namespace();
+    wiring_->wire_device(plan_device(*d, rts, ra_driven(*d), wiring_context()), *d->ns, d->describe());
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.
     for (auto& i : d->ifaces) {
@@ -129,7 +130,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   d->alive = true;
   logs_->publish(d->id, d->log);
   try {
-    attach_device_links(*d);
+    links_->attach_device_links(*d);
     if (ra_driven(*d)) {
       std::lock_guard lk(d->mu);
       for (auto& i : d->ifaces) provision_ra(*d, i, true);
@@ -145,47 +146,6 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   fields["name"] = d->name;
   emit("device_added", std::move(fields));
   return d;
-}
-
-void LabCore::wire_device(DeviceRec& d, RouterMap& rts) {
-  const std::string owner = d.describe();
-  d.ns = adopt(setup_->take());
-  const std::uint32_t mtu = d.mtu.value_or(0);
-  // One veth per interface, created from the router's side: its end joins the LAN bridge, the
-  // peer appears in the device under the user's interface name.
-  std::map<std::uint64_t, sys::NlBatch> per_router;
-  for (auto& i : d.ifaces) {
-    auto& rt = rts[i.router.value];
-    i.ifindex = d.ns->alloc_ifindex();
-    i.port_ifindex = rt->ns->alloc_ifindex();
-    // The router's MTU covers its LAN ports (SPEC 11); the device end keeps the device's.
-    sys::LinkEnd port{"v" + std::to_string(i.id.value),
-                      i.port_ifindex,
-                      mac_for(i.id, kDevPort),
-                      -1,
-                      rt->lan_ifindex,
-                      true,
-                      rt->mtu.value_or(mtu)};
-    sys::LinkEnd dev{i.name, i.ifindex, mac_for(i.id, kDevIface), d.ns->fd.get(), 0, false, mtu};
-    auto [it, fresh] = per_router.try_emplace(i.router.value, owner + ": build");
-    sys::add_veth(it->second, port, dev);
-  }
-  for (auto& [rid, b] : per_router) rts[rid]->ns->commit(b);
-
-  sys::NlBatch db(owner + ": build");
-  for (auto& i : d.ifaces) {
-    sys::set_link(db, i.ifindex, true, std::nullopt, std::nullopt, "bring up " + i.name);
-    if (i.ip) sys::add_addr(db, i.ifindex, *i.ip, i.prefix);
-    if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6, !dad());
-    if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
-  }
-  const IfaceRec& def = *d.find(d.default_if);
-  if (def.gw) sys::add_route(db, sys::default_route(*def.gw, def.ifindex));
-  // RA-driven devices learn their IPv6 default route from the router's advertisements.
-  if (def.gw6 && !ra_driven(d)) sys::add_route(db, sys::default_route(*def.gw6, def.ifindex));
-  d.ns->commit(db);
-  if (dad() && std::any_of(d.ifaces.begin(), d.ifaces.end(), [](auto& i) { return i.ip6.has_value(); }))
-    wait_dad(*d.ns, owner);
 }
 
 // Plan lock held.
@@ -210,7 +170,7 @@ void LabCore::remove_device(NodeId id) {
   std::lock_guard nlk(d->mu);
   terminate_children(d->id);
   d->stop_workers();
-  detach_device_links(*d);
+  links_->detach_device_links(*d);
   for (auto& [rt, port] : ports) {
     try {
       sys::NlBatch b(d->describe() + ": remove");

@@ -119,7 +119,8 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   }
 
   try {
-    wire_router(*r, cfg, parent.get());
+    r->ns = wiring_->new_namespace();
+    wiring_->wire_router(plan_router(*r, parent.get(), wiring_context()), *r->ns, r->describe());
     install_routes(routes);
     apply_netfilter_at_build(*r);
     if (cfg.block_frag_needed) set_block_frag_needed(*r, true, false);
@@ -137,16 +138,14 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
   r->alive = true;
   logs_->publish(r->id, r->log);
   if (r->region && !r->region_router) regions_->router_added(*r, routes);
-  if (r->downlink || r->uplink_up || r->uplink_down || services_->engine_if_started()) {
+  try {
+    links_->attach_router_links(*r);
+  } catch (...) {
     try {
-      attach_router_links(*r);
-    } catch (...) {
-      try {
-        remove_router(r->id);
-      } catch (const Error&) {
-      }
-      throw;
+      remove_router(r->id);
+    } catch (const Error&) {
     }
+    throw;
   }
   auto fields = router_state(*r);
   fields["name"] = r->name;
@@ -221,63 +220,6 @@ void LabCore::alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const Ro
   if (cfg.nat_v6 == NatV6Mode::Nptv6) r.npt_ext = alloc_npt_prefix(r, owner);
 }
 
-void LabCore::wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* parent) {
-  const std::string owner = r.describe();
-  r.ns = adopt(setup_->take());
-  std::vector<sys::Sysctl> sc{{"net/ipv4/conf/all/send_redirects", "0"},
-                              {"net/ipv4/conf/default/send_redirects", "0"},
-                              {"net/ipv4/conf/all/rp_filter", "0"},
-                              {"net/ipv4/conf/default/rp_filter", "0"}};
-  if (needs_wan4(cfg)) sc.push_back({"net/ipv4/ip_forward", "1"});
-  if (has_v6(cfg.ip_support)) sc.push_back({"net/ipv6/conf/all/forwarding", "1"});
-  for (auto& b : bridge_sysctls()) sc.push_back(b);
-  setup_->in_netns(r.ns->fd.get(), [&] { sys::write_sysctls(sc); });
-
-  // LAN bridge with the gateway addresses.
-  sys::NlBatch lan(owner + ": build");
-  r.lan_ifindex = r.ns->alloc_ifindex();
-  sys::add_bridge(lan, r.lan_name, r.lan_ifindex, mac_for(r.id, kLanBridge), cfg.mtu.value_or(0));
-  if (r.lan4) sys::add_addr(lan, r.lan_ifindex, *r.gw4(), r.lan4->prefix_len());
-  if (r.lan6) {
-    // No DAD on the LAN gateway: a bridge without ports has no carrier, so the address would
-    // stay tentative until the first device joined (it is unique by construction).
-    sys::add_addr(lan, r.lan_ifindex, *r.gw6(), r.lan6->prefix_len());
-    sys::add_addr(lan, r.lan_ifindex, *r.lan_ll6, 64);
-  }
-  r.ns->commit(lan);
-
-  // Uplink: a veth whose router end is "ix"/"wan" and whose other end is a port on the
-  // parent's bridge (or the IX bridge in the lab root).
-  if (r.new_ix_subnet) {
-    // The IX grew into a new /24: the lab root answers as its gateway.
-    sys::NlBatch ib(owner + ": extend IX");
-    sys::add_addr(ib, ix()->bridge_ifindex, *r.wan_gw, r.new_ix_subnet->prefix_len());
-    ix()->ns->commit(ib);
-  }
-  Netns& up_ns = parent ? *parent->ns : *ix()->ns;
-  int up_bridge = parent ? parent->lan_ifindex : ix()->bridge_ifindex;
-  r.wan_ifindex = r.ns->alloc_ifindex();
-  r.parent_port_ifindex = up_ns.alloc_ifindex();
-  sys::LinkEnd port{
-      r.parent_port_name, r.parent_port_ifindex, mac_for(r.id, kParentPort), -1, up_bridge, true,
-      cfg.mtu.value_or(0)};
-  sys::LinkEnd wan{r.wan_name, r.wan_ifindex, mac_for(r.id, kWan), r.ns->fd.get(),
-                   0,          false,         cfg.mtu.value_or(0)};
-  sys::NlBatch ub(owner + ": build uplink");
-  sys::add_veth(ub, port, wan);
-  up_ns.commit(ub);
-
-  sys::NlBatch wb(owner + ": build uplink");
-  sys::set_link(wb, r.wan_ifindex, true, std::nullopt, std::nullopt, "bring up " + r.wan_name);
-  if (r.wan_ip) sys::add_addr(wb, r.wan_ifindex, *r.wan_ip, r.wan_prefix);
-  if (r.wan_ip6) sys::add_addr(wb, r.wan_ifindex, *r.wan_ip6, r.wan_prefix6, !dad());
-  if (r.wan_ll6) sys::add_addr(wb, r.wan_ifindex, *r.wan_ll6, 64);
-  if (r.wan_gw) sys::add_route(wb, sys::default_route(*r.wan_gw, r.wan_ifindex));
-  if (r.wan_gw6) sys::add_route(wb, sys::default_route(*r.wan_gw6, r.wan_ifindex));
-  r.ns->commit(wb);
-  if (dad() && has_v6(cfg.ip_support)) wait_dad(*r.ns, owner);
-}
-
 // Plan lock held.
 void LabCore::release_router_allocs(RouterRec& r) {
   std::shared_ptr<RouterRec> parent = r.upstream ? nodes_.router(*r.upstream) : nullptr;
@@ -337,7 +279,7 @@ void LabCore::remove_router(NodeId id) {
   r->stop_workers();
   stop_ra(*r);
   stop_nat64(*r);
-  detach_router_links(*r);
+  links_->detach_router_links(*r);
   if (r->region) regions_->router_removed(*r, r->ancestor_routes);
   if (r->nat_attached) services_->nat_controller().detach(r->id);
   // Closed only now: the RA service, NAT64 and the NAT controller log for the router until they

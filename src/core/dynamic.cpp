@@ -57,30 +57,6 @@ void LabCore::release_iface_addrs(const IfaceRec& i, NodeId dev) {
   }
 }
 
-void LabCore::wait_dad(Netns& ns, const std::string& owner) {
-  // IFA_F_TENTATIVE / IFA_F_DADFAILED (linux/if_addr.h).
-  constexpr std::uint32_t kTentative = 0x40, kDadFailed = 0x08;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (;;) {
-    std::vector<sys::AddrInfo> addrs;
-    {
-      std::lock_guard lk(ns.nl_mu);
-      addrs = sys::dump_addrs(ns.nl, AF_INET6);
-    }
-    bool pending = false;
-    for (auto& a : addrs) {
-      if (a.flags & kDadFailed)
-        throw SystemError(owner, "duplicate address detection failed for " + a.addr.to_string(), EADDRINUSE);
-      if (a.flags & kTentative) pending = true;
-    }
-    if (!pending) return;
-    if (std::chrono::steady_clock::now() > deadline)
-      throw SystemError(owner, "IPv6 addresses still tentative after 5 s (duplicate address detection)",
-                        ETIMEDOUT);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 void LabCore::install_default_routes(DeviceRec& d, const IfaceRec& i) {
   const bool ra = ra_driven(d);
   sys::NlBatch b(d.describe() + ": default route via " + i.name);
@@ -123,28 +99,9 @@ void LabCore::install_default_routes(DeviceRec& d, const IfaceRec& i) {
 }
 
 void LabCore::wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt) {
-  const std::uint32_t mtu = d.mtu.value_or(0);
-  i.ifindex = d.ns->alloc_ifindex();
-  i.port_ifindex = rt.ns->alloc_ifindex();
-  sys::LinkEnd port{"v" + std::to_string(i.id.value),
-                    i.port_ifindex,
-                    mac_for(i.id, kDevPort),
-                    -1,
-                    rt.lan_ifindex,
-                    true,
-                    rt.mtu.value_or(mtu)};
-  sys::LinkEnd dev{i.name, i.ifindex, mac_for(i.id, kDevIface), d.ns->fd.get(), 0, false, mtu};
-  sys::NlBatch rb(d.describe() + ": wire " + i.name);
-  sys::add_veth(rb, port, dev);
-  rt.ns->commit(rb);
-  sys::NlBatch db(d.describe() + ": configure " + i.name);
-  sys::set_link(db, i.ifindex, i.up, std::nullopt, std::nullopt, "bring up " + i.name);
-  if (i.ip) sys::add_addr(db, i.ifindex, *i.ip, i.prefix);
-  if (i.ip6) sys::add_addr(db, i.ifindex, *i.ip6, i.prefix6, !dad());
-  if (i.ll6) sys::add_addr(db, i.ifindex, *i.ll6, 64);
-  for (auto& [a, len] : i.extra_addrs) sys::add_addr(db, i.ifindex, a, len);
-  d.ns->commit(db);
-  if (dad() && i.ip6) wait_dad(*d.ns, d.describe());
+  const WiringContext ctx = wiring_context();
+  const VethSpec veth = plan_iface_veth(d, i, rt);
+  wiring_->wire_iface(veth, plan_iface_setup(i, ctx), *d.ns, ctx.dad && i.ip6, d.describe());
   if (d.default_if == i.name && i.up) install_default_routes(d, i);
 }
 
@@ -204,7 +161,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
     throw;
   }
   d.ifaces.push_back(i);
-  push_iface(d, d.ifaces.back());
+  links_->push_iface(d, d.ifaces.back());
   if (ra_driven(d)) provision_ra(d, d.ifaces.back(), false);
   emit("interface_added", {{"device", d.name}, {"iface", iface_snapshot(d, d.ifaces.back())}});
 }
@@ -212,7 +169,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
 // The router-side port goes away with its veth (and the device end with it); the engine forgets
 // the port; the addresses go back to the router's pools.
 void LabCore::unplug_iface(DeviceRec& d, const IfaceRec& i, const std::string& ctx) {
-  if (auto* eng = services_->engine_if_started()) eng->remove_port(i.router.value, i.port_ifindex);
+  links_->forget_iface(i);
   if (auto rt = nodes_.router(i.router)) {
     try {
       sys::NlBatch b(ctx);
@@ -274,7 +231,7 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
     throw;
   }
   *d.find(ifname) = i;
-  push_iface(d, *d.find(ifname));
+  links_->push_iface(d, *d.find(ifname));
   if (ra_driven(d)) provision_ra(d, *d.find(ifname), false);
   emit("interface_replugged", {{"device", d.name},
                                {"iface_name", ifname},

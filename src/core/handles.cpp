@@ -160,12 +160,12 @@ std::optional<LinkCondition> Router::downlink_condition() const {
 }
 void Router::set_downlink_condition(std::optional<LinkCondition> cond) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_downlink_condition(r, std::move(cond)); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->links().set_downlink_condition(r, std::move(cond)); });
 }
 LinkCounters Router::downlink_stats() const {
   auto c = core();
   auto r = as_router(rec());
-  return c->downlink_stats(*r);
+  return c->links().downlink_stats(*r);
 }
 std::optional<LinkCondition> Router::uplink_condition(LinkDirection dir) const {
   return locked(as_router(rec()),
@@ -173,12 +173,12 @@ std::optional<LinkCondition> Router::uplink_condition(LinkDirection dir) const {
 }
 void Router::set_uplink_condition(std::optional<LinkCondition> cond, LinkDirection dir) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_uplink_condition(r, std::move(cond), dir); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->links().set_uplink_condition(r, std::move(cond), dir); });
 }
 LinkStats Router::uplink_stats() const {
   auto c = core();
   auto r = as_router(rec());
-  return c->uplink_stats(*r);
+  return c->links().uplink_stats(*r);
 }
 
 // ---- Device ----
@@ -209,7 +209,7 @@ void Device::set_link_condition(std::string_view ifname, std::optional<LinkCondi
   locked(as_device(rec()), [&](DeviceRec& d) {
     auto* i = d.find(ifname);
     if (!i) throw NotFound(d.describe(), "set_link_condition: no interface '" + std::string(ifname) + "'");
-    c->set_iface_condition(d, *i, std::move(cond), dir);
+    c->links().set_iface_condition(d, *i, std::move(cond), dir);
   });
 }
 
@@ -293,17 +293,18 @@ std::optional<LinkCondition> Iface::condition(LinkDirection dir) const {
 }
 void Iface::set_condition(LinkCondition cond, LinkDirection dir) {
   with_iface(lab_, device_, name_, [&](detail::LabCore& c, DeviceRec& d, IfaceRec& i) {
-    c.set_iface_condition(d, i, std::move(cond), dir);
+    c.links().set_iface_condition(d, i, std::move(cond), dir);
   });
 }
 void Iface::clear_condition(LinkDirection dir) {
   with_iface(lab_, device_, name_, [&](detail::LabCore& c, DeviceRec& d, IfaceRec& i) {
-    c.set_iface_condition(d, i, std::nullopt, dir);
+    c.links().set_iface_condition(d, i, std::nullopt, dir);
   });
 }
 LinkStats Iface::link_stats() const {
-  return with_iface(lab_, device_, name_,
-                    [](detail::LabCore& c, DeviceRec& d, IfaceRec& i) { return c.iface_link_stats(d, i); });
+  return with_iface(lab_, device_, name_, [](detail::LabCore& c, DeviceRec& d, IfaceRec& i) {
+    return c.links().iface_link_stats(d, i);
+  });
 }
 
 // ---- Ix ----

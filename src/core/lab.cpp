@@ -144,7 +144,7 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
       bool any = false;
       for (auto& i : d->ifaces)
         if (i.router == rt) {
-          c.set_iface_condition(*d, i, cond, dir);
+          c.links().set_iface_condition(*d, i, cond, dir);
           any = true;
         }
       if (!any)
@@ -160,7 +160,7 @@ void Lab::set_link_condition(NodeId a, NodeId b, std::optional<LinkCondition> co
     std::lock_guard lk(r->mu);
     NodeId up = r->upstream.value_or(NodeId{1});
     if (up != parent) continue;
-    c.set_uplink_condition(*r, cond, dir);
+    c.links().set_uplink_condition(*r, cond, dir);
     return;
   }
   if (!c.nodes().node(a)) throw NotFound(context, "node " + std::to_string(a.value) + " does not exist");

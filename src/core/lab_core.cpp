@@ -83,6 +83,7 @@ LabCore::LabCore(LabOpts opts)
     if (writer_) writer_->enqueue(ev);  // unbounded queue, no I/O: safe under the bus lock
   });
   setup_ = std::make_unique<sys::SetupThread>(lab_sysctls());
+  wiring_ = std::make_unique<NodeWiring>(*setup_);
   wire_ = std::make_unique<WireNamespace>(*setup_);
   regions_ = std::make_unique<Regions>(*this);
   // The callbacks run on service threads, which stop() joins in shutdown(), before any member
@@ -98,6 +99,9 @@ LabCore::LabCore(LabOpts opts)
         if (c.status && c.status->signal) f["signal"] = *c.status->signal;
         emit("command_exited", std::move(f));
       });
+  links_ = std::make_unique<LinkControl>(
+      *services_, nodes_, plan_mu_,
+      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
   create_root();
 }
 
@@ -118,16 +122,6 @@ std::vector<sys::Sysctl> LabCore::lab_sysctls() const {
       s.push_back({std::string("net/ipv6/conf/") + scope + "/dad_transmits", "0"});
     }
   }
-  return s;
-}
-
-std::vector<sys::Sysctl> LabCore::bridge_sysctls() {
-  // br_netfilter is built in and on by default: frames switched by a bridge would run through the
-  // owning namespace's IP hooks (conntrack, NAT, firewall), and a DNAT'ed hairpin packet would be
-  // bridged straight to its target without SNAT. Our bridges are plain switches.
-  std::vector<sys::Sysctl> s;
-  for (const char* f : {"iptables", "ip6tables", "arptables"})
-    s.push_back({std::string("net/bridge/bridge-nf-call-") + f, "0"});
   return s;
 }
 
@@ -157,7 +151,7 @@ void LabCore::create_root() {
                         {"net/ipv4/conf/default/send_redirects", "0"},
                         {"net/ipv4/conf/all/rp_filter", "0"},
                         {"net/ipv4/conf/default/rp_filter", "0"}});
-    sys::write_sysctls(bridge_sysctls());
+    sys::write_sysctls(NodeWiring::bridge_sysctls());
   });
   sys::NlBatch b("lab '" + prefix_ + "': create IX");
   ix->bridge_ifindex = ix->ns->alloc_ifindex();

@@ -24,6 +24,7 @@
 
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
+#include "core/link_control.hpp"
 #include "core/netns.hpp"
 #include "core/node_configs.hpp"
 #include "core/node_logs.hpp"
@@ -31,6 +32,7 @@
 #include "core/records.hpp"
 #include "core/regions.hpp"
 #include "core/services.hpp"
+#include "core/wiring.hpp"
 #include "events/bus.hpp"
 #include "events/writer.hpp"
 #include "exec/event_loop.hpp"
@@ -105,13 +107,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   }
   void emit(const std::string& kind, nlohmann::json fields);
 
-  // Link conditions (src/core/link_conditions.cpp). Callers hold the node's mu.
-  void set_iface_condition(DeviceRec& d, IfaceRec& i, std::optional<LinkCondition> c, LinkDirection dir);
-  void set_downlink_condition(RouterRec& r, std::optional<LinkCondition> c);
-  void set_uplink_condition(RouterRec& r, std::optional<LinkCondition> c, LinkDirection dir);
-  LinkStats iface_link_stats(const DeviceRec& d, const IfaceRec& i);
-  LinkStats uplink_stats(const RouterRec& r);
-  LinkCounters downlink_stats(const RouterRec& r);
+  LinkControl& links() { return *links_; }  // link conditions and the engine (link_control.hpp)
   // Dynamic device operations (src/core/dynamic.cpp). Callers hold the device's mu.
   void set_link_up(DeviceRec& d, IfaceRec& i, bool up);
   void set_default_route(DeviceRec& d, const std::string& ifname);
@@ -121,12 +117,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void replug_iface(DeviceRec& d, const std::string& ifname, NodeId router);
   Ipv4Addr renew_ip(DeviceRec& d, IfaceRec& i);
   void add_ip(DeviceRec& d, IfaceRec& i, const IpAddr& ip, std::uint8_t prefix_len);
-
-  // Build/removal hooks: conditions given to builders, LANs with a downlink condition.
-  void attach_device_links(DeviceRec& d);
-  void attach_router_links(RouterRec& r);
-  void detach_device_links(const DeviceRec& d);
-  void detach_router_links(const RouterRec& r);
 
   // The nodes by id and name (node_registry.hpp: lookups never wait for a build).
   const NodeRegistry& nodes() const { return nodes_; }
@@ -162,15 +152,10 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void apply_netfilter_at_build(RouterRec& r);
   void apply_firewall(RouterRec& r, const Firewall& f);
   // build_router in two steps: the addresses from the plan (plan lock held), then the kernel
-  // objects (namespace, sysctls, LAN bridge, uplink veth) without it.
+  // objects (namespace, sysctls, LAN bridge, uplink veth: wiring.hpp) without it.
   void alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const RouterRec* parent,
                           const std::string& owner);
-  void wire_router(RouterRec& r, const RouterConfig& cfg, RouterRec* parent);
-  void teardown_router_kernel(RouterRec& r);
-  // build_device's kernel step: the namespace, one veth per interface (created from each router's
-  // side), addresses and the default routes. `rts`: the device's routers by id.
-  using RouterMap = std::map<std::uint64_t, std::shared_ptr<RouterRec>>;
-  void wire_device(DeviceRec& d, RouterMap& rts);
+  WiringContext wiring_context() const { return {*ix(), dad()}; }
   void release_router_allocs(RouterRec& r);
   void release_device_allocs(DeviceRec& d);
   std::vector<AncestorRoute> routes_for(const RouterRec& r) const;  // plan lock held
@@ -178,15 +163,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void remove_routes(const std::vector<AncestorRoute>& routes);
   Netns& ns_of(NodeId owner);  // 0 or 1 = lab root
   std::vector<sys::Sysctl> lab_sysctls() const;
-  static std::vector<sys::Sysctl> bridge_sysctls();
 
-  void ensure_bridge(std::uint64_t br);  // router id, or 1 = the IX
-  link::PortSpec device_port(const DeviceRec& d, const IfaceRec& i) const;
-  link::PortSpec uplink_port(const RouterRec& r) const;
-  std::uint64_t uplink_bridge(const RouterRec& r) const;  // parent router id or 1
-  void push_iface(DeviceRec& d, IfaceRec& i);
-  void push_uplink(RouterRec& r);
-  void apply_downlink(RouterRec& r, const std::optional<LinkCondition>& c);
   // Dynamic-operation helpers (dynamic.cpp).
   void alloc_iface_addrs(IfaceRec& i, RouterRec& rt, const std::string& owner);  // plan lock held
   void release_iface_addrs(const IfaceRec& i, NodeId dev);                       // plan lock held
@@ -194,8 +171,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
   bool dad() const { return opts_.dad_mode() == Ipv6DadMode::Enabled; }
-  // Waits until no IPv6 address in `ns` is tentative (SPEC 9.1, DAD enabled).
-  void wait_dad(Netns& ns, const std::string& owner);
   void ensure_ra(RouterRec& r);  // r.mu held
   void stop_ra(RouterRec& r);
   bool has_ra_default_route(DeviceRec& d, const IfaceRec& i);
@@ -222,6 +197,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   NodeRegistry nodes_;
 
   std::unique_ptr<sys::SetupThread> setup_;
+  std::unique_ptr<NodeWiring> wiring_;  // made right after setup_
   // events.jsonl/state.json, only with an outdir. Declared before bus_ so the bus sink's target
   // outlives the bus; stopped by shutdown(), never reset before the destructor.
   std::unique_ptr<events::OutputWriter> writer_;
@@ -230,6 +206,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::unique_ptr<NodeLogs> logs_;         // made right after writer_
   LabState state_;                         // the reducer applied to every event (what state.json will hold)
   std::unique_ptr<LabServices> services_;  // made right after setup_, stopped by shutdown()
+  std::unique_ptr<LinkControl> links_;     // made right after services_
   std::unique_ptr<DnsOverlay> dns_;        // made in the constructor, emptied by shutdown()
   std::unique_ptr<WireNamespace> wire_;    // made right after setup_
   std::unique_ptr<Regions> regions_;       // made in the constructor
