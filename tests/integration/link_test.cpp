@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <numeric>
@@ -119,9 +120,12 @@ TEST(LinkCondition, JitterSpreadsRoundTrips) {
   auto s = rtt_samples(t.dev, t.udp_refl, 60, 2ms);
   auto [mn, mx] = std::minmax_element(s.begin(), s.end());
   EXPECT_GE(*mn, 19.5);  // never early: the strict bound
-  // The largest of 60 samples also carries the host's scheduling noise (a 42.08 ms maximum was
-  // seen under a full parallel test run): allow 5 ms above the jitter range.
-  EXPECT_LE(*mx, 45.0);
+  // Never much later than the range either. Not the maximum: the few largest of 60 samples carry
+  // the host's scheduling noise (50.9 ms was seen with two compilers beside a parallel test run),
+  // so the 90th percentile (38 ms for uniform [20, 40]) with 4 ms for the noise.
+  std::vector<double> sorted = s;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_LE(sorted[sorted.size() * 9 / 10], 42.0);
   EXPECT_GT(*mx - *mn, 8.0);  // uniform over [20, 40]: 60 samples spread well beyond 8 ms
   EXPECT_NEAR(median(s), 30.0, 4.0);
 }
