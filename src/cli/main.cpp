@@ -1,11 +1,17 @@
 // The `patchbay` command line (SPEC 15.10). Flag parsing only; the work is in src/runner and src/server.
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 environment error, 130 interrupted.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -59,6 +65,33 @@ int run_with_devtools(const pr::RunOptions& ro, const std::string& bind, bool op
     while (!pr::interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return rc;
+}
+
+// `run-in NODE [flags] -- CMD...` and, as in the original tool, `run-in NODE [flags] CMD...`.
+// CLI11 sees only what precedes the first "--" (in a subcommand without positionals left it would
+// not take "--" CMD as extras); run-in's prefix_command() then hands every word from the first one
+// that is not a run-in flag on to remaining(). Returns the arguments CLI11 parses and the words after
+// that "--", if any.
+std::pair<std::vector<const char*>, std::optional<std::vector<std::string>>> split_run_in(int argc,
+                                                                                          char** argv) {
+  std::vector<const char*> parsed(argv, argv + argc);
+  if (argc < 2 || std::string_view(argv[1]) != "run-in") return {parsed, std::nullopt};
+  auto dashes = std::find(parsed.begin() + 2, parsed.end(), std::string_view("--"));
+  if (dashes == parsed.end()) return {parsed, std::nullopt};
+  std::vector<std::string> after(dashes + 1, parsed.end());
+  parsed.erase(dashes, parsed.end());
+  return {parsed, after};
+}
+
+// The command of run-in: the words from the first non-flag one (remaining()), then a "--" that
+// belongs to the command itself (when the command started before it) and what followed it.
+std::vector<std::string> run_in_command_words(const CLI::App& runin,
+                                              const std::optional<std::vector<std::string>>& after) {
+  std::vector<std::string> words = runin.remaining();
+  if (!after) return words;
+  if (!words.empty()) words.emplace_back("--");
+  words.insert(words.end(), after->begin(), after->end());
+  return words;
 }
 
 }  // namespace
@@ -127,7 +160,8 @@ int main(int argc, char** argv) {
                     "inspect id (lab prefix) or session file (default $NETSIM_INSPECT)");
   runin->add_option("--work-dir", rio.work_dir, "work directory of the inspect session")
       ->capture_default_str();
-  runin->add_option("cmd", rio.argv, "command and arguments (after --)")->required();
+  runin->prefix_command();
+  runin->footer("The command follows NODE and run-in's flags, with or without a `--` before it.");
 
   pr::FmtLogOptions flo;
   auto* fmtlog = app.add_subcommand("fmt-log", "render .tracing.jsonl log lines as ANSI text");
@@ -137,8 +171,9 @@ int main(int argc, char** argv) {
                    "write X.tracing.log next to every X.tracing.jsonl in DIR");
   fmtlog->add_flag("--no-color", flo.no_color, "plain text without ANSI escape codes");
 
+  auto [cli_args, after_dashes] = split_run_in(argc, argv);
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(cli_args.size()), cli_args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
@@ -173,6 +208,7 @@ int main(int argc, char** argv) {
     }
     if (*runin) {
       if (!inspect_id.empty()) rio.inspect = inspect_id;
+      rio.argv = run_in_command_words(*runin, after_dashes);
       return pr::run_in_command(rio);
     }
   } catch (const patchbay::ConfigError& e) {

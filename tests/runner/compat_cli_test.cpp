@@ -1,0 +1,70 @@
+// Behaviours of the original runner kept by the `patchbay` CLI, end to end: `run-in NODE CMD...`
+// without `--`.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "cli_scratch.hpp"
+
+using namespace cli_test;
+
+namespace {
+
+// `patchbay inspect lab.toml` in the background until the session file is announced.
+struct InspectSession {
+  pid_t pid = -1;
+  fs::path file;
+  explicit InspectSession(const Scratch& s) {
+    s.write("lab.toml", topo());
+    pid = spawn_cli(s.dir, {"inspect", "lab.toml", "--work-dir", "work"}, 1, "inspect.out");
+    std::string out;
+    for (int i = 0; i < 200 && out.find("NETSIM_INSPECT_FILE=") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      out = slurp(s.dir / "inspect.out");
+    }
+    auto pos = out.find("NETSIM_INSPECT_FILE=");
+    if (pos == std::string::npos) return;
+    pos += 20;
+    file = out.substr(pos, out.find('\n', pos) - pos);
+  }
+  ~InspectSession() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGINT);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+  }
+};
+
+}  // namespace
+
+TEST(RunnerCompatCli, RunInTakesTheCommandWithOrWithoutDashes) {
+  Scratch s;
+  InspectSession lab(s);
+  ASSERT_FALSE(lab.file.empty()) << slurp(s.dir / "inspect.out");
+  const std::string ip = read_json(lab.file)["node_ips_v4"]["client"];
+  const std::string in = "run-in client --inspect " + quote(lab.file.string()) + " ";
+
+  // As in the original: the words after NODE (and run-in's own flags) are the command, dashes and all.
+  auto r = s.run(in + "ip -o -4 addr show");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(ip + "/"), std::string::npos) << r.out;
+  r = s.run(in + "sh -c 'echo \"$*\"; exit 3' sh -c1 --inspect x -- y");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out, "-c1 --inspect x -- y\n");
+  // With `--` the command is what follows it, also when it has a `--` of its own.
+  r = s.run(in + "-- sh -c 'echo \"$*\"' sh -c1 -- y");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "-c1 -- y\n");
+  // Flags after `--` are the command's: this names no session.
+  r = s.run("run-in client -- true --inspect " + quote(lab.file.string()));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("no lab given"), std::string::npos) << r.err;
+  r = s.run(in);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("no command given"), std::string::npos) << r.err;
+}
