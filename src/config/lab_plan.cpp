@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "config/lenient_keys.hpp"
 #include "config/toml_json.hpp"
 
 namespace patchbay::config {
@@ -20,6 +21,9 @@ struct Where {
   }
   void warn(const std::string& key) const {
     warnings->push_back(file + ": [" + table + "] unknown key '" + key + "' ignored");
+  }
+  UnknownKey unknown_key() const {
+    return [this](const std::string& key) { warn(key); };
   }
 };
 
@@ -54,7 +58,9 @@ auto checked(const Where& w, const std::string& key, F&& fn) {
 }
 
 LinkCondition condition(const toml::node& n, const Where& w, const std::string& key) {
-  return checked(w, key, [&] { return LinkCondition::from_json(toml_to_json(n)); });
+  return checked(w, key, [&] {
+    return LinkCondition::from_json(drop_unknown_condition_keys(toml_to_json(n), key, w.unknown_key()));
+  });
 }
 
 void read_regions(const toml::node& regs, LabPlan& plan) {
@@ -98,7 +104,9 @@ void read_router_keys(const toml::table& t, RouterPlan& r, const Where& w) {
     const toml::node& v = node;  // a plain reference: lambdas below capture it
     if (key == "name" || key == "upstream" || key == "region" || key == "preset") continue;
     if (key == "nat")
-      r.nat = checked(w, key, [&] { return Nat::from_json(toml_to_json(v)); });
+      r.nat = checked(w, key, [&] {
+        return Nat::from_json(drop_unknown_nat_keys(toml_to_json(v), key, w.unknown_key()));
+      });
     else if (key == "nat_v6")
       r.nat_v6 = checked(w, key, [&] { return toml_to_json(v).get<NatV6Mode>(); });
     else if (key == "ip_support")
@@ -146,10 +154,17 @@ std::vector<RouterPlan> read_routers(const toml::node& arr, LabPlan& plan) {
     w.table = "router '" + r.name + "'";
     if (auto u = t->get("upstream")) r.upstream = str(*u, w, "upstream");
     if (auto rg = t->get("region")) {
-      r.region = str(*rg, w, "region");
-      plan.regions.insert(*r.region);
+      const std::string region = str(*rg, w, "region");
+      // A router behind an upstream sits wherever that upstream is. The original tool builds it
+      // under the upstream and drops the region (which is then not created for its sake).
+      if (r.upstream) {
+        plan.warnings.push_back(plan.file + ": [" + w.table + "] region '" + region +
+                                "' ignored: the router has upstream '" + *r.upstream + "'");
+      } else {
+        r.region = region;
+        plan.regions.insert(region);
+      }
     }
-    if (r.upstream && r.region) w.fail("region", "region and upstream are exclusive");
     for (auto& o : routers)
       if (o.name == r.name) w.fail("name", "router '" + r.name + "' is defined twice");
     read_router_keys(*t, r, w);
@@ -221,7 +236,8 @@ DevicePlan read_device(const std::string& name, const toml::table& t, const std:
       if (key == "gateway") continue;
       if (key == "impair") {
         try {
-          s.impair = LinkCondition::from_json(toml_to_json(v));
+          s.impair =
+              LinkCondition::from_json(drop_unknown_condition_keys(toml_to_json(v), key, iw.unknown_key()));
         } catch (const InvalidArgument& e) {
           iw.fail(key, std::string("invalid impair: ") + e.what());
         } catch (const nlohmann::json::exception& e) {

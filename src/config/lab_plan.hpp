@@ -4,7 +4,8 @@
 // format is tested and fuzzed without building labs (tests/fuzz/fuzz_lab_toml.cpp).
 //
 //   auto plan = config::plan_lab(toml::parse(text), "lab.toml");   // ConfigError on bad input
-//   for (auto& w : plan.warnings) std::cerr << w << "\n";          // unknown keys
+//   for (auto& w : plan.warnings) std::cerr << w << "\n";          // unknown keys (also inside
+//                                                                   // impair/condition/nat tables)
 //   config::build_lab(lab, plan);
 //
 // Errors are ConfigError "<file>: [<table>] <key>: <what>" as in SPEC 15.1; what only the build
@@ -31,8 +32,8 @@ namespace patchbay::config {
 
 struct RouterPlan {
   std::string name;
-  std::optional<std::string> upstream, region;
-  std::optional<RouterPreset> preset;  // applied first: every other field overrides one column
+  std::optional<std::string> upstream, region;  // region only when there is no upstream
+  std::optional<RouterPreset> preset;           // applied first: every other field overrides one column
   std::optional<Nat> nat;
   std::optional<NatV6Mode> nat_v6;
   std::optional<IpSupport> ip_support;
@@ -67,7 +68,7 @@ struct LabPlan {
   std::map<std::pair<std::string, std::string>, std::uint32_t> latencies;  // ordered pair -> ms
   std::vector<RouterPlan> routers;    // build order: rounds by upstream, by name within a round
   std::vector<DevicePlan> devices;    // by name
-  std::vector<std::string> warnings;  // "<file>: [<table>] unknown key '<k>' ignored"
+  std::vector<std::string> warnings;  // "<file>: [<table>] unknown key '<k>' ignored", region ignored
 };
 
 LabPlan plan_lab(const toml::table& root, const std::string& file);
