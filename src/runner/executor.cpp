@@ -147,7 +147,8 @@ class SimRun {
       ref.action = s.value("action", "");
       ref.id = s.contains("id") && s["id"].is_string() ? s["id"].get<std::string>() : "";
       ref.device = s.contains("device") && s["device"].is_string() ? s["device"].get<std::string>() : "";
-      if (!ref.id.empty()) kinds_[ref.id] = ref.action;
+      // A wait-for names the step it waits for; it does not define the id.
+      if (!ref.id.empty() && ref.action != "wait-for") kinds_[ref.id] = ref.action;
     }
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const json& s = steps[i];
@@ -293,9 +294,13 @@ class SimRun {
     auto id = v.str("id");
     auto it = spawned_.find(id);
     if (it == spawned_.end()) {
+      // As in the original runner, nothing to wait for is not an error: a run / gen-certs / gen-file
+      // step is already done, an id no step defines was reported when the steps were expanded.
       auto k = kinds_.find(id);
-      if (k != kinds_.end() && k->second != "spawn") return;  // run / gen-certs / gen-file: already done
-      throw ConfigError(v.where("id"), "no spawned step has id '" + id + "'");
+      if (k != kinds_.end() && k->second == "spawn")
+        con_.warn("wait-for: " + v.where("id") + ": the spawn step with id '" + id +
+                  "' has not run yet; not waiting");
+      return;
     }
     auto limit = v.duration("timeout").value_or(std::chrono::seconds(300));
     auto dl = earlier(after(limit), deadline_);

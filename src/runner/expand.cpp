@@ -323,9 +323,11 @@ std::vector<json> expand_steps(const SimFile& sim, const std::map<std::string, i
       ids.insert(l.step["id"].get<std::string>());
   std::vector<json> result;
   for (auto& l : out) {
-    if (l.step["action"] == "wait-for" && !ids.count(l.step["id"].get<std::string>()))
-      fail(l.where, "id",
-           "wait-for '" + l.step["id"].get<std::string>() + "' names no step id defined in the sim");
+    // The original runner takes a wait-for on an unknown id for a step that already completed and
+    // does nothing; a typo then only costs the wait, so it is reported, not refused.
+    if (l.step["action"] == "wait-for" && !ids.count(l.step["id"].get<std::string>()) && warnings)
+      warnings->push_back(l.where + ": id: wait-for '" + l.step["id"].get<std::string>() +
+                          "' names no step of the sim; it will not wait");
     result.push_back(std::move(l.step));
   }
   return result;

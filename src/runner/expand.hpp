@@ -25,7 +25,8 @@
 namespace patchbay::runner {
 
 // `counted` maps a device base name to its instance count (counted_devices()). Call-site keys
-// that `use` ignores are reported in `warnings` when given.
+// that `use` ignores, and a wait-for on an id no step defines (kept: it waits for nothing, as in
+// the original runner), are reported in `warnings` when given.
 std::vector<nlohmann::json> expand_steps(const SimFile& sim, const std::map<std::string, int>& counted,
                                          std::vector<std::string>* warnings = nullptr);
 

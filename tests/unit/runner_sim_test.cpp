@@ -568,17 +568,7 @@ id = "conf"
   EXPECT_EQ(steps.size(), 2u);
 }
 
-TEST(RunnerExpand, UnknownWaitForIdIsError) {
-  TempDir d;
-  expect_phase_error(
-      [&] {
-        expand(d,
-               "[[step]]\naction = \"spawn\"\nid = \"srv\"\ndevice = \"a\"\n[[step]]\naction = "
-               "\"wait-for\"\nid = "
-               "\"svr\"\n");
-      },
-      "expand-steps", {"[[step]] #2", "id", "'svr'"});
-}
+// A wait-for on an unknown id: runner_compat_test.cpp.
 
 }  // namespace
 }  // namespace patchbay::runner
