@@ -178,6 +178,7 @@ class SimRun {
     c.lab_vars = &lab_vars_;
     c.captures = &store_;
     c.deadline = earlier(deadline, deadline_);
+    c.warn = [this](const std::string& w) { con_.warn(w); };
     return c;
   }
   InterpContext ctx() const { return ctx(after(std::chrono::seconds(300))); }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 
 #include "patchbay/error.hpp"
 
@@ -52,7 +53,7 @@ std::string binary(std::string_view s, std::string_view name, const InterpContex
 
 // Lab variable names carry node names as written in the lab file (NETSIM_IP_provider) or upper-cased
 // (NETSIM_IP_PROVIDER), depending on who generated them, so both spellings are accepted.
-std::string lab_var(std::string_view s, std::string_view name, const InterpContext& ctx) {
+std::optional<std::string> find_lab_var(std::string_view name, const InterpContext& ctx) {
   if (ctx.lab_vars != nullptr) {
     auto it = ctx.lab_vars->find(std::string(name));
     if (it != ctx.lab_vars->end()) return it->second;
@@ -63,7 +64,26 @@ std::string lab_var(std::string_view s, std::string_view name, const InterpConte
   }
   // Runner settings such as NETSIM_RUST_LOG or NETSIM_TARGET_DIR come from the environment.
   if (const char* env = std::getenv(std::string(name).c_str())) return env;
-  fail(s, "unknown lab variable '" + std::string(name) + "' (known: " + known_names(ctx.lab_vars) + ")");
+  return std::nullopt;
+}
+
+std::string unknown_lab_var(std::string_view name, const InterpContext& ctx) {
+  return "unknown lab variable '" + std::string(name) + "' (known: " + known_names(ctx.lab_vars) + ")";
+}
+
+// ${NETSIM_X}: braces say "substitute this", so an unknown name is an error.
+std::string lab_var(std::string_view s, std::string_view name, const InterpContext& ctx) {
+  if (auto v = find_lab_var(name, ctx)) return *v;
+  fail(s, unknown_lab_var(name, ctx));
+}
+
+// $NETSIM_X: as in the original runner an unknown name stays as written (the program or a shell
+// may expand it), with a warning, since it is usually a device name the lab does not have.
+std::string bare_lab_var(std::string_view s, std::string_view name, const InterpContext& ctx) {
+  if (auto v = find_lab_var(name, ctx)) return *v;
+  if (ctx.warn)
+    ctx.warn("interpolate '" + std::string(s) + "': " + unknown_lab_var(name, ctx) + " left as is");
+  return "$" + std::string(name);
 }
 
 std::string capture(std::string_view s, const std::string& key, const InterpContext& ctx) {
@@ -102,7 +122,7 @@ std::string interpolate(std::string_view s, const InterpContext& ctx) {
     } else if (rest.starts_with(kNetsim)) {
       std::size_t len = kNetsim.size();
       while (len < rest.size() && is_name_char(rest[len])) ++len;
-      out += lab_var(s, rest.substr(0, len), ctx);
+      out += bare_lab_var(s, rest.substr(0, len), ctx);
       i = dollar + 1 + len;
     } else {
       out.push_back('$');

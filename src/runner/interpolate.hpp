@@ -8,8 +8,9 @@
 //   ${binary.<name>}         absolute binary path; unknown -> ConfigError "unknown binary '<name>'"
 //   ${<key with a dot>}      capture value, waiting until ctx.deadline; then TimeoutError
 //                            "timed out waiting for capture '<key>'"
-//   $NETSIM_X / ${NETSIM_X}  lab variable, exact name first, then upper-cased; unknown -> ConfigError
-//                            "unknown lab variable '<name>'"
+//   $NETSIM_X / ${NETSIM_X}  lab variable, exact name first, then upper-cased, then the environment;
+//                            unknown: $NETSIM_X stays as written and ctx.warn is told (as in the
+//                            original runner); ${NETSIM_X} -> ConfigError "unknown lab variable '<name>'"
 //   $OTHER                   left untouched (it is for the shell or the program)
 //   ${other}                 ConfigError "unknown variable '${other}'"
 //
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,6 +33,7 @@ struct InterpContext {
   const std::map<std::string, std::string>* lab_vars = nullptr;  // NETSIM_IP_relay=..., NETSIM_IP6_..., etc.
   const CaptureStore* captures = nullptr;
   std::chrono::steady_clock::time_point deadline;  // bound for capture waits (the default: do not wait)
+  std::function<void(const std::string&)> warn = nullptr;  // told what was left as is; may be empty
 };
 
 std::string interpolate(std::string_view s, const InterpContext& ctx);

@@ -217,14 +217,16 @@ void read_sim_table(const toml::table& root, const std::string& file, SimFile& s
   if (!t) throw PhaseError(kParseSim, at(file, *n) + ": [sim] must be a table");
   for (auto& [k, v] : *t) {
     std::string key(k.str());
-    if (key == "name" || key == "topology") {
+    if (key == "name") {
+      auto s = v.as_string();
+      if (!s) throw PhaseError(kParseSim, at(file, v) + ": [sim] name: expected a string");
+      // As in the original runner, an empty name means "not given": the sim keeps the file stem.
+      if (!s->get().empty()) sim.name = s->get();
+    } else if (key == "topology") {
       auto s = v.as_string();
       if (!s || s->get().empty())
-        throw PhaseError(kParseSim, at(file, v) + ": [sim] " + key + ": expected a non-empty string");
-      if (key == "name")
-        sim.name = s->get();
-      else
-        sim.topology_ref = s->get();
+        throw PhaseError(kParseSim, at(file, v) + ": [sim] topology: expected a non-empty string");
+      sim.topology_ref = s->get();
     } else {
       sim.warnings.push_back(file + ": [sim] unknown key '" + key + "' ignored");
     }

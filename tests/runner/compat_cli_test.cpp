@@ -1,5 +1,7 @@
 // Behaviours of the original runner kept by the `patchbay` CLI, end to end: `run-in NODE CMD...`
-// without `--`.
+// without `--`, and a sim that the original accepts with warnings (unknown keys in condition tables,
+// region beside upstream, an empty sim name, $NETSIM_IP_ of an unknown device, wait-for on an id
+// no step defines or before its spawn step) runs to success here too, with each warning on stderr.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -67,4 +69,62 @@ TEST(RunnerCompatCli, RunInTakesTheCommandWithOrWithoutDashes) {
   r = s.run(in);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("no command given"), std::string::npos) << r.err;
+}
+
+TEST(RunnerCompatCli, SimAcceptedByTheOriginalRunsWithWarnings) {
+  Scratch s;
+  s.write("compat.toml", R"toml(
+[sim]
+name = ""
+
+[[router]]
+name = "isp"
+[[router]]
+name = "home"
+upstream = "isp"
+region = "eu"
+nat = { custom = { mapping = "endpoint_independent", filtering = "address_and_port_dependent", hairpin = false, timeouts = { udp = 30, udp_stream = 120, tcp_established = 3600 }, flavour = "x" } }
+[device.client.eth0]
+gateway = "home"
+impair = { latency_ms = 1, colour = "red" }
+
+[[step]]
+action = "run"
+id = "echo"
+device = "client"
+cmd = ["sh", "-c", "echo \"arg=$0\"", "$NETSIM_IP_ghost"]
+
+[[step]]
+action = "wait-for"
+id = "ghost"
+
+[[step]]
+action = "wait-for"
+id = "late"
+[[step]]
+action = "spawn"
+id = "late"
+device = "client"
+cmd = ["true"]
+[[step]]
+action = "wait-for"
+id = "late"
+)toml");
+  auto r = s.run("run compat.toml --work-dir work");
+  ASSERT_EQ(r.code, 0) << r.out << "\n" << r.err;
+  for (const char* warning :
+       {"compat.toml: [device.client.eth0] unknown key 'impair.colour' ignored",
+        "compat.toml: [router 'home'] unknown key 'nat.custom.flavour' ignored",
+        "compat.toml: [router 'home'] region 'eu' ignored: the router has upstream 'isp'",
+        "wait-for 'ghost' names no step of the sim", "unknown lab variable 'NETSIM_IP_ghost'",
+        "the spawn step with id 'late' has not run yet; not waiting"})
+    EXPECT_NE(r.err.find(warning), std::string::npos) << warning << "\n" << r.err;
+
+  auto sim_dir = s.latest() / "compat";  // the file stem names the sim
+  ASSERT_TRUE(fs::exists(sim_dir / "sim.json")) << r.err;
+  auto sim = read_json(sim_dir / "sim.json");
+  EXPECT_EQ(sim["sim"], "compat");
+  EXPECT_EQ(sim["status"], "ok");
+  EXPECT_EQ(sim["setup"]["regions"], 0);  // the ignored region is not created
+  EXPECT_EQ(slurp(sim_dir / "device.client.echo.stdout.log"), "arg=$NETSIM_IP_ghost\n");
 }

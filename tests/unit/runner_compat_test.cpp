@@ -1,5 +1,5 @@
-// Sim file behaviours kept from the original runner: a wait-for on an id no step defines stays in
-// the plan with a warning (it then waits for nothing).
+// Sim file behaviours kept from the original runner: an empty [sim] name means the file stem, and a
+// wait-for on an id no step defines stays in the plan with a warning (it then waits for nothing).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -17,6 +17,13 @@ using runner_test::TempDir;
 
 SimFile sim_from(const TempDir& d, const std::string& text) {
   return load_sim(d.touch("compat-sim.toml", text), d.path);
+}
+
+TEST(RunnerCompat, EmptySimNameFallsBackToTheFileStem) {
+  TempDir d;
+  EXPECT_EQ(sim_from(d, "[sim]\nname = \"\"\n").name, "compat-sim");
+  EXPECT_EQ(sim_from(d, "[sim]\nname = \"named\"\n").name, "named");
+  EXPECT_THROW(sim_from(d, "[sim]\nname = 3\n"), PhaseError);
 }
 
 TEST(RunnerCompat, UnknownWaitForIdIsKeptWithAWarning) {

@@ -353,9 +353,24 @@ TEST(RunnerInterp, LabVariableFallsBackToUpperCase) {
   EXPECT_EQ(interpolate("$NETSIM_IP_provider", f.ctx()), "10.0.0.9");
   EXPECT_EQ(interpolate("${NETSIM_IP_provider}", f.ctx()), "10.0.0.9");
   EXPECT_EQ(interpolate("$NETSIM_IP_relay/x", f.ctx()), "10.0.0.3/x");  // exact name first
-  const auto msg = error_of([&] { interpolate("$NETSIM_IP_nobody", f.ctx()); });
+}
+
+// As in the original runner: $NETSIM_IP_<unknown device> stays in the command as written, and the
+// runner is told; with braces it is an error naming the variable and the known ones.
+TEST(RunnerInterp, UnknownBareLabVariableStaysLiteralWithAWarning) {
+  InterpFixture f;
+  std::vector<std::string> warnings;
+  auto ctx = f.ctx();
+  ctx.warn = [&](const std::string& w) { warnings.push_back(w); };
+  EXPECT_EQ(interpolate("ping -c1 $NETSIM_IP_nobody:80", ctx), "ping -c1 $NETSIM_IP_nobody:80");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("unknown lab variable 'NETSIM_IP_nobody'"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("NETSIM_IP_NODE"), std::string::npos) << warnings[0];  // lists known names
+  EXPECT_EQ(interpolate_args({"ping", "$NETSIM_IP_nobody"}, f.ctx()),
+            (std::vector<std::string>{"ping", "$NETSIM_IP_nobody"}));  // no warn callback: still literal
+  const auto msg = error_of([&] { interpolate("${NETSIM_IP_nobody}", ctx); });
   EXPECT_NE(msg.find("unknown lab variable 'NETSIM_IP_nobody'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("NETSIM_IP_NODE"), std::string::npos) << msg;  // lists known names
+  EXPECT_EQ(warnings.size(), 1u);
 }
 
 TEST(RunnerInterp, UnknownNamesAreConfigErrors) {
