@@ -103,9 +103,10 @@ std::string rel(const fs::path& p) {
 
 }  // namespace
 
-int run_command(const RunOptions& o) {
+RunResult run_sims(const RunOptions& o) {
+  RunResult res;
   Console con(o.live.value_or(::isatty(STDERR_FILENO) == 1), o.verbose);
-  install_interrupt_handler();
+  if (o.handle_signals) install_interrupt_handler();
   std::vector<fs::path> sims;
   std::map<std::string, BinaryOverride> overrides;
   Invocation inv;
@@ -115,14 +116,17 @@ int run_command(const RunOptions& o) {
     if (sims.empty()) throw ConfigError("patchbay run", "no sim files found");
   } catch (const Error& e) {
     con.error(e.what());
-    return 2;
+    res.exit_code = 2;
+    return res;
   }
   try {
     inv.run_root = make_run_root(o.work_dir, std::chrono::system_clock::now());
   } catch (const Error& e) {
     con.error(e.what());
-    return 1;
+    res.exit_code = 1;
+    return res;
   }
+  res.run_root = inv.run_root;
   con.info("run: " + std::to_string(sims.size()) + " simulation(s), output in " + rel(inv.run_root));
   inv.project_root = root_of(o);
   inv.cwd = fs::current_path();
@@ -137,7 +141,9 @@ int run_command(const RunOptions& o) {
     con.error(e.what());
     report.fail_all(std::string("binaries: ") + e.what());
     std::cerr << "no simulation ran; see " << rel(inv.run_root / "manifest.json") << "\n";
-    return interrupted() ? 130 : 1;
+    res.sims = report.outcomes();
+    res.exit_code = interrupted() ? 130 : 1;
+    return res;
   }
 
   std::vector<SimResults> combined;
@@ -162,20 +168,22 @@ int run_command(const RunOptions& o) {
   }
   con.clear_status();
   report.finish();
+  res.sims = report.outcomes();
 
   if (interrupted()) {
     con.error("interrupted; sims not started are left pending in " + rel(inv.run_root / "progress.json"));
-    return 130;
+    res.exit_code = 130;
+    return res;
   }
   std::vector<const SimOutcome*> failed;
   for (auto& oc : report.outcomes())
     if (!oc.ok) failed.push_back(&oc);
-  if (o.json) {
+  if (o.summary && o.json) {
     std::ifstream f(inv.run_root / "manifest.json");
     std::stringstream ss;
     ss << f.rdbuf();
     con.print(ss.str());
-  } else {
+  } else if (o.summary) {
     con.print(summary_table(combined));
   }
   if (!failed.empty()) {
@@ -183,9 +191,13 @@ int run_command(const RunOptions& o) {
     for (auto* f : failed) msg += "- " + f->sim + " (" + rel(f->sim_dir) + "): " + f->error_summary() + "\n";
     msg += "see " + rel(inv.run_root / "manifest.json") + "\n";
     std::cerr << msg;
-    return 1;
+    res.exit_code = 1;
   }
-  return 0;
+  return res;
+}
+
+int run_command(const RunOptions& o) {
+  return run_sims(o).exit_code;
 }
 
 namespace {
@@ -205,7 +217,7 @@ int prepare_command(const RunOptions& o) {
   Console con(false, o.verbose);
   // Build commands run in process groups of their own, out of reach of the terminal's Ctrl-C:
   // the flag lets run_program forward it to them.
-  install_interrupt_handler();
+  if (o.handle_signals) install_interrupt_handler();
   try {
     auto sims = sim_files(o, con);
     if (sims.empty()) throw ConfigError("patchbay prepare", "no sim files found");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "patchbay/types.hpp"
+#include "runner/executor.hpp"
 
 namespace patchbay::runner {
 
@@ -24,10 +25,20 @@ struct RunOptions {
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::uint64_t> seed;
   std::optional<LinkEngine> link_engine;
-  std::optional<bool> live;  // status line; default: stderr is a terminal
+  std::optional<bool> live;    // status line; default: stderr is a terminal
+  bool summary = true;         // the summary table (or the manifest with `json`) on stdout
+  bool handle_signals = true;  // SIGINT/SIGTERM stop the run (interrupt.hpp); off for library callers
 };
 
-int run_command(const RunOptions& opts);
+// What `patchbay run` did: its exit code, the run directory (empty when none was made) and one
+// outcome per sim that was loaded (in order; sims not started are missing after an interrupt).
+struct RunResult {
+  int exit_code = 0;
+  std::filesystem::path run_root;
+  std::vector<SimOutcome> sims;
+};
+RunResult run_sims(const RunOptions& opts);
+int run_command(const RunOptions& opts);  // run_sims(opts).exit_code
 int prepare_command(const RunOptions& opts);
 
 struct InspectOptions {

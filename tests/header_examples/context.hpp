@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "patchbay/patchbay.hpp"
+#include "patchbay/runner.hpp"
 
 namespace pb_examples {
 
@@ -21,16 +22,16 @@ struct Context {
 };
 
 // Unused context names are fine: not every example needs every name.
-#define PB_EXAMPLE_CONTEXT                                      \
-  [[maybe_unused]] Lab& lab = cx.lab;                           \
-  [[maybe_unused]] Router dc = cx.dc, home = cx.home;           \
-  [[maybe_unused]] Router isp = cx.isp, router = cx.router;     \
-  [[maybe_unused]] Device dev = cx.dev, client = cx.client;     \
-  [[maybe_unused]] Device server = cx.server, device = cx.device; \
+#define PB_EXAMPLE_CONTEXT                                                   \
+  [[maybe_unused]] Lab& lab = cx.lab;                                        \
+  [[maybe_unused]] Router dc = cx.dc, home = cx.home;                        \
+  [[maybe_unused]] Router isp = cx.isp, router = cx.router;                  \
+  [[maybe_unused]] Device dev = cx.dev, client = cx.client;                  \
+  [[maybe_unused]] Device server = cx.server, device = cx.device;            \
   [[maybe_unused]] SocketAddr reflector_addr{Ipv4Addr(198, 18, 0, 2), 3478}; \
-  [[maybe_unused]] SocketAddr echo_addr{Ipv4Addr(198, 18, 0, 2), 7};       \
-  [[maybe_unused]] std::optional<Ipv4Addr> dc_ip = Ipv4Addr(198, 18, 0, 2); \
-  [[maybe_unused]] Ipv4Addr server_v4(198, 18, 0, 2);           \
+  [[maybe_unused]] SocketAddr echo_addr{Ipv4Addr(198, 18, 0, 2), 7};         \
+  [[maybe_unused]] std::optional<Ipv4Addr> dc_ip = Ipv4Addr(198, 18, 0, 2);  \
+  [[maybe_unused]] Ipv4Addr server_v4(198, 18, 0, 2);                        \
   [[maybe_unused]] LabState state;
 
 }  // namespace pb_examples
