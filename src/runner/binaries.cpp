@@ -86,7 +86,9 @@ void check_mode_keys(BinarySpec& s, const std::string& ctx) {
   if (s.mode == "fetch" && (!s.url || !fetchable(*s.url)))
     throw ConfigError(ctx, "mode 'fetch' needs key 'url' with an http://, https:// or file:// URL");
   if (s.mode == "build" && !s.path)
-    throw ConfigError(ctx, "mode 'build' needs key 'path' (the artifact the build command produces)");
+    throw ConfigError(
+        ctx,
+        "mode 'build' needs key 'path' (the artifact the build command produces, or its source directory)");
   if (s.mode == "target" && !s.example && !s.bin && !(s.path && s.path->starts_with("target:")))
     throw ConfigError(ctx, "mode 'target' needs key 'example', 'bin' or a 'target:' path");
 }
@@ -217,16 +219,24 @@ fs::path fetch(const BinarySpec& s, const std::string& url, const std::optional<
 
 // ---- builds ----
 
+// `path` is the artifact, relative to `root`; the command runs in `cwd` (default `root`). A `path`
+// that names a directory is, as in the original tool's build mode, the source directory: the command
+// runs there (unless `cwd` says otherwise) and must leave the executable <path>/<name>.
 fs::path generic_build(const BinarySpec& s, const fs::path& root, const AssembleOpts& opts,
                        const std::string& ctx) {
-  fs::path cwd = s.cwd ? under(root, *s.cwd) : root;
+  fs::path artifact = under(root, *s.path);
+  std::optional<fs::path> source_dir;
+  if (std::error_code ec; fs::is_directory(artifact, ec)) source_dir = artifact;
+  fs::path cwd = s.cwd ? under(root, *s.cwd) : source_dir.value_or(root);
+  if (source_dir) artifact = *source_dir / s.name;
   std::vector<std::string> argv =
       s.build_shell ? std::vector<std::string>{"/bin/sh", "-c", *s.build_shell} : s.build_argv;
-  fs::path artifact = under(root, *s.path);
   if (opts.no_build) return check_executable(artifact, ctx, "artifact (build skipped by --no-build)");
   if (opts.log) opts.log("binary '" + s.name + "': running " + display_command(argv) + " in " + cwd.string());
   run_build_step(argv, cwd, s, opts, ctx + ": build");
-  return check_executable(artifact, ctx, "build artifact");
+  return check_executable(
+      artifact, ctx,
+      source_dir ? "build artifact (<path>/<name>, path being the source directory)" : "build artifact");
 }
 
 fs::path require_cargo(const std::string& name) {
@@ -299,11 +309,22 @@ fs::path resolve_target(const BinarySpec& s, const AssembleOpts& opts, const std
   return target_artifact(target_dir, kind, name, ctx);
 }
 
-fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_dir, const AssembleOpts& opts,
-                     const std::string& ctx) {
+// `path` (not a `target:` one) is the crate's source directory, as in the original tool's build mode.
+std::optional<fs::path> cargo_source_dir(const BinarySpec& s, const AssembleOpts& opts,
+                                         const std::string& ctx) {
+  if (!s.path || s.path->starts_with("target:")) return std::nullopt;
+  fs::path dir = under(opts.project_root, *s.path);
+  if (std::error_code ec; !fs::is_directory(dir, ec))
+    throw ConfigError(ctx, "source directory '" + dir.string() + "' (key 'path') is not a directory");
+  return dir;
+}
+
+fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& override_dir,
+                     const AssembleOpts& opts, const std::string& ctx) {
   fs::path cargo = require_cargo(s.name);
-  fs::path dir = source_dir.value_or(opts.project_root);
-  if (!source_dir && s.repo) {
+  const auto source_dir = override_dir || s.repo ? std::nullopt : cargo_source_dir(s, opts, ctx);
+  fs::path dir = override_dir.value_or(source_dir.value_or(opts.project_root));
+  if (!override_dir && s.repo) {
     dir = opts.run_root / ".assemble" / "src" / sanitize_name(*s.repo);
     if (!opts.no_build && !fs::exists(dir)) {
       make_dirs(dir.parent_path(), ctx);
@@ -316,6 +337,8 @@ fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& source_
   auto [kind, name] = cargo_artifact(s);
   if (!opts.no_build) {
     std::vector<std::string> argv{cargo.string(), "build", "--release"};
+    // cargo also runs in the source directory, so its .cargo/config.toml applies as in the original.
+    if (source_dir) argv.insert(argv.end(), {"--manifest-path", (*source_dir / "Cargo.toml").string()});
     if (std::string triple = env_or_empty("RUST_TARGET"); !triple.empty())
       argv.insert(argv.end(), {"--target", triple});
     if (s.all_features) {

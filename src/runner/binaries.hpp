@@ -9,11 +9,13 @@
 //
 // Modes: `path` (an existing executable, or `target:examples/<n>` / `target:bin/<n>` in the cargo
 // target dir), `fetch` (http/https/file URL via libcurl, optional .tar.gz extraction and sha256
-// check, cached under <run root>/.assemble/.binary-cache/), `build` (a generic command, then
-// `path` is the artifact), `cargo` (cargo build, optionally of a cloned `repo`) and `target` (a
-// prebuilt cargo artifact). Spec errors are patchbay::ConfigError naming the file and the binary;
-// download, build and verification failures are patchbay::Error naming the binary.
-// Not thread-safe: call from one thread per run root.
+// check, cached under <run root>/.assemble/.binary-cache/), `build` (a generic command run in `cwd`,
+// then `path` is the artifact; a `path` naming a directory is the source directory instead: the
+// command runs there and the artifact is <path>/<name>), `cargo` (cargo build in the source
+// directory `path` with --manifest-path <path>/Cargo.toml, as the original's build mode, else in a
+// cloned `repo` or the project root) and `target` (a prebuilt cargo artifact). Spec errors are
+// patchbay::ConfigError naming the file and the binary; download, build and verification failures are
+// patchbay::Error naming the binary. Not thread-safe: call from one thread per run root.
 #pragma once
 
 #include <chrono>

@@ -233,6 +233,101 @@ TEST(RunnerBinary, BuildOverrideRunsTheSpecInTheGivenDirectory) {
   EXPECT_FALSE(fs::exists(a.project.path / "out"));
 }
 
+namespace {
+
+// A fake `cargo` first on PATH (and RUST_TARGET unset) for one test: it appends "<cwd>|<args>" to
+// `log` and answers `cargo metadata` with `target` as the target directory.
+struct FakeCargo {
+  TempDir bin;
+  fs::path log, target;
+  std::string saved_path, saved_rust_target;
+  bool had_rust_target = false;
+  explicit FakeCargo(const fs::path& target_dir) : log(bin.path / "cargo.log"), target(target_dir) {
+    write(bin.path / "cargo",
+          "#!/bin/sh\necho \"$(pwd -P)|$*\" >> '" + log.string() + "'\n" +
+              "[ \"$1\" = metadata ] && echo '{\"target_directory\": \"" + target.string() + "\"}'\nexit 0\n",
+          static_cast<fs::perms>(0755));
+    const char* p = std::getenv("PATH");
+    saved_path = p ? p : "";
+    ::setenv("PATH", (bin.path.string() + ":" + saved_path).c_str(), 1);
+    if (const char* rt = std::getenv("RUST_TARGET")) {
+      had_rust_target = true;
+      saved_rust_target = rt;
+      ::unsetenv("RUST_TARGET");
+    }
+  }
+  ~FakeCargo() {
+    ::setenv("PATH", saved_path.c_str(), 1);
+    if (had_rust_target) ::setenv("RUST_TARGET", saved_rust_target.c_str(), 1);
+  }
+  std::vector<std::string> calls() const {
+    std::vector<std::string> out;
+    std::istringstream in(read(log));
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(RunnerBinary, CargoBuildModeBuildsInPathAsTheSourceDirectory) {
+  Assembler a;
+  fs::path src = a.project.path / "crates/transfer";
+  fs::create_directories(src);
+  FakeCargo cargo(a.work.path / "target");
+  write(cargo.target / "release/examples/transfer", kScript, static_cast<fs::perms>(0755));
+  std::string path =
+      a.one({{"name", "transfer"}, {"mode", "build"}, {"path", "crates/transfer"}, {"example", "transfer"}});
+  EXPECT_EQ(path, (cargo.target / "release/examples/transfer").string());
+  const std::string dir = fs::canonical(src).string();
+  const std::vector<std::string> want{
+      dir + "|build --release --manifest-path " + src.string() + "/Cargo.toml --example transfer",
+      dir + "|metadata --format-version 1 --no-deps"};
+  EXPECT_EQ(cargo.calls(), want);
+}
+
+TEST(RunnerBinary, CargoBuildModeWithAMissingSourceDirectoryNamesIt) {
+  Assembler a;
+  FakeCargo cargo(a.work.path / "target");
+  std::string err = error_of([&] {
+    a.one({{"name", "transfer"}, {"mode", "build"}, {"path", "nowhere"}, {"bin", "transfer"}});
+  });
+  EXPECT_TRUE(contains(err, "binary 'transfer'") && contains(err, (a.project.path / "nowhere").string()) &&
+              contains(err, "not a directory"))
+      << err;
+  EXPECT_TRUE(cargo.calls().empty());
+}
+
+TEST(RunnerBinary, CargoBuildWithoutPathStillBuildsInTheProjectRoot) {
+  Assembler a;
+  FakeCargo cargo(a.work.path / "target");
+  write(cargo.target / "release/relay", kScript, static_cast<fs::perms>(0755));
+  EXPECT_EQ(a.one({{"name", "relay"}, {"bin", "relay"}}), (cargo.target / "release/relay").string());
+  const std::string root = fs::canonical(a.project.path).string();
+  const std::vector<std::string> want{root + "|build --release --bin relay",
+                                      root + "|metadata --format-version 1 --no-deps"};
+  EXPECT_EQ(cargo.calls(), want);
+}
+
+TEST(RunnerBinary, GenericBuildWithASourceDirectoryPathRunsThereAndTakesPathSlashName) {
+  Assembler a;
+  fs::path src = a.project.path / "tools/hello-src";
+  fs::create_directories(src);
+  json spec = {
+      {"name", "hello"}, {"build", "pwd -P > built-in; cp /bin/true hello"}, {"path", "tools/hello-src"}};
+  EXPECT_EQ(a.one(spec), (src / "hello").string());
+  EXPECT_EQ(read(src / "built-in"), fs::canonical(src).string() + "\n");
+  EXPECT_FALSE(fs::exists(a.project.path / "built-in"));
+  // `cwd` still decides where the command runs.
+  Assembler b;
+  fs::create_directories(b.project.path / "tools/hello-src");
+  json with_cwd = spec;
+  with_cwd["cwd"] = ".";
+  with_cwd["build"] = "pwd -P > built-in; cp /bin/true tools/hello-src/hello";
+  EXPECT_EQ(b.one(with_cwd), (b.project.path / "tools/hello-src/hello").string());
+  EXPECT_EQ(read(b.project.path / "built-in"), fs::canonical(b.project.path).string() + "\n");
+}
+
 TEST(RunnerBinary, PathModeReportsTheMissingFile) {
   Assembler a;
   std::string err = error_of([&] { a.one({{"name", "relay"}, {"path", "bin/relay"}}); });
