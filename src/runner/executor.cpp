@@ -204,7 +204,7 @@ class SimRun {
     }
     if (a == "wait-for") return wait_for(v);
     if (a == "assert") return check(v);
-    if (run_lab_step(*lab_, v)) return;
+    if (run_lab_step(*lab_, v, [this](const std::string& w) { con_.warn(w); })) return;
     if (a == "gen-certs") return gen_certs(v);
     if (a == "gen-file") return gen_file_step(v, ctx(), out_.sim_dir, store_);
     throw ConfigError(v.where("action"), "unknown action '" + a + "'");
