@@ -11,10 +11,6 @@
 namespace patchbay::runner {
 namespace {
 
-std::size_t index_of(Pipe p) {
-  return p == Pipe::Stdout ? 0 : 1;
-}
-
 std::vector<std::string_view> split_path(std::string_view path) {
   if (!path.empty() && path.front() == '.') path.remove_prefix(1);
   std::vector<std::string_view> segs;
@@ -116,6 +112,13 @@ std::vector<CaptureSpec> parse_captures(const nlohmann::json& captures, std::str
   return out;
 }
 
+CaptureInput capture_input(bool spawn, const std::vector<CaptureSpec>& specs) {
+  if (spawn) return CaptureInput::StdoutAndStderr;
+  for (const auto& s : specs)
+    if (s.pipe == Pipe::Stderr) return CaptureInput::StdoutAndStderr;
+  return CaptureInput::Stdout;
+}
+
 const nlohmann::json* json_pick(const nlohmann::json& v, std::string_view path) {
   const nlohmann::json* cur = &v;
   for (auto seg : split_path(path)) {
@@ -207,8 +210,11 @@ struct StreamCapturer::Compiled {
 };
 
 StreamCapturer::StreamCapturer(std::string step_id, Parser parser, std::vector<CaptureSpec> specs,
-                               CaptureStore& store)
-    : step_id_(std::move(step_id)), parser_(parser), store_(store) {
+                               CaptureStore& store, std::optional<CaptureInput> input)
+    : step_id_(std::move(step_id)),
+      parser_(parser),
+      input_(input.value_or(capture_input(/*spawn=*/false, specs))),
+      store_(store) {
   for (auto& s : specs) {
     Compiled c;
     c.key = step_id_ + "." + s.name;
@@ -219,7 +225,7 @@ StreamCapturer::StreamCapturer(std::string step_id, Parser parser, std::vector<C
                           "capture '" + s.name + "': invalid regex '" + *s.regex + "': " + c.re->error());
       }
     } else if (parser_ == Parser::Json) {
-      wants_doc_[index_of(s.pipe)] = true;
+      wants_doc_ = true;
     }
     c.spec = std::move(s);
     captures_.push_back(std::move(c));
@@ -241,10 +247,10 @@ void StreamCapturer::apply_json(const Compiled& c, const nlohmann::json& doc) {
 }
 
 void StreamCapturer::line(Pipe pipe, std::string_view line) {
+  if (pipe == Pipe::Stderr && input_ == CaptureInput::Stdout) return;
   std::optional<nlohmann::json> doc;  // parsed at most once, only when an ndjson capture needs it
   bool doc_tried = false;
   for (const auto& c : captures_) {
-    if (c.spec.pipe != pipe) continue;
     if (c.re) {
       re2::StringPiece groups[2];
       const int n = c.re->NumberOfCapturingGroups() >= 1 ? 2 : 1;
@@ -261,31 +267,28 @@ void StreamCapturer::line(Pipe pipe, std::string_view line) {
       if (doc) apply_json(c, *doc);
     }
   }
-  if (parser_ == Parser::Json && wants_doc_[index_of(pipe)]) {
+  if (parser_ == Parser::Json && wants_doc_) {
     std::lock_guard lock(buf_mu_);
-    auto& buf = buffered_[index_of(pipe)];
-    buf.append(line);
-    buf.push_back('\n');
+    buffered_.append(line);
+    buffered_.push_back('\n');
   }
 }
 
 void StreamCapturer::finish() {
-  std::string bufs[2];
+  std::string buf;
   {
     std::lock_guard lock(buf_mu_);
     if (finished_) return;
     finished_ = true;
-    bufs[0] = std::move(buffered_[0]);
-    bufs[1] = std::move(buffered_[1]);
+    buf = std::move(buffered_);
   }
-  if (parser_ != Parser::Json) return;
-  for (Pipe pipe : {Pipe::Stdout, Pipe::Stderr}) {
-    if (!wants_doc_[index_of(pipe)]) continue;
-    auto doc = nlohmann::json::parse(bufs[index_of(pipe)], nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) continue;
-    for (const auto& c : captures_) {
-      if (c.spec.pipe == pipe && !c.re) apply_json(c, doc);
-    }
+  if (parser_ != Parser::Json || !wants_doc_) return;
+  // As in the original, output that is not one JSON document (say a log line on the merged stderr)
+  // leaves the match/pick captures unset.
+  auto doc = nlohmann::json::parse(buf, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return;
+  for (const auto& c : captures_) {
+    if (!c.re) apply_json(c, doc);
   }
 }
 

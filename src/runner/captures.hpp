@@ -8,7 +8,8 @@
 //
 // Keys are "<step id>.<capture name>". Every match appends to the key's history; consumers read the
 // latest value. CaptureStore is thread-safe; StreamCapturer::line may be called concurrently from the
-// stdout and stderr reader threads. A capture only ever sees lines of its own pipe.
+// stdout and stderr reader threads. Which pipes the captures read is decided per step, as the
+// original runner does it (capture_input below), not per capture.
 #pragma once
 
 #include <chrono>
@@ -51,6 +52,13 @@ struct CaptureSpec {
 // form, the same form a JSON field is compared in.
 std::vector<CaptureSpec> parse_captures(const nlohmann::json& captures, std::string_view where);
 
+// Which output lines a step's captures read. As in the original runner, every capture of a step reads
+// the same lines: a `spawn` step's captures read stdout and stderr; a `run` step's read stdout and
+// stderr once any of its captures has pipe = "stderr", otherwise stdout only. A capture's own `pipe`
+// only takes part in that choice. With the json parser the lines read form the one document.
+enum class CaptureInput { Stdout, StdoutAndStderr };
+CaptureInput capture_input(bool spawn, const std::vector<CaptureSpec>& specs);
+
 // Thread-safe store of capture histories.
 class CaptureStore {
  public:
@@ -77,11 +85,14 @@ class CaptureStore {
 //   ndjson: per line, regex captures apply their regex; the others parse the line as JSON (lines that
 //           are not JSON are skipped), require every `match` field, then record `pick` (missing path
 //           -> ""), or the whole matched value when there is no pick.
-//   json:   regex captures per line while streaming; finish() parses the whole output of each pipe as
-//           one JSON document and applies the match/pick captures once.
+//   json:   regex captures per line while streaming; finish() parses every line read (both pipes in
+//           arrival order when `input` is StdoutAndStderr) as one JSON document and applies the
+//           match/pick captures once.
+// Lines of a pipe that `input` leaves out are ignored; without `input`, the rule of a `run` step.
 class StreamCapturer {
  public:
-  StreamCapturer(std::string step_id, Parser parser, std::vector<CaptureSpec> specs, CaptureStore& store);
+  StreamCapturer(std::string step_id, Parser parser, std::vector<CaptureSpec> specs, CaptureStore& store,
+                 std::optional<CaptureInput> input = std::nullopt);
   ~StreamCapturer();
   StreamCapturer(const StreamCapturer&) = delete;
   StreamCapturer& operator=(const StreamCapturer&) = delete;
@@ -96,11 +107,12 @@ class StreamCapturer {
 
   std::string step_id_;
   Parser parser_;
+  CaptureInput input_;
   std::vector<Compiled> captures_;
   CaptureStore& store_;
   std::mutex buf_mu_;
-  std::string buffered_[2];  // json parser: whole output per pipe, only for pipes with match/pick captures
-  bool wants_doc_[2] = {false, false};
+  std::string buffered_;  // json parser: every line read, only when a match/pick capture needs it
+  bool wants_doc_ = false;
   bool finished_ = false;
 };
 

@@ -239,18 +239,20 @@ class SimRun {
     return cmd;
   }
 
-  std::unique_ptr<StreamCapturer> capturer(const StepView& v, const std::string& id) {
+  std::unique_ptr<StreamCapturer> capturer(const StepView& v, const std::string& id, bool spawn) {
     Parser p = v.has("parser") ? parse_parser(v.str("parser"), v.where("parser")) : Parser::Text;
     std::vector<CaptureSpec> specs;
     if (v.has("captures")) specs = parse_captures(v.j.at("captures"), v.where("captures"));
-    return std::make_unique<StreamCapturer>(id, p, std::move(specs), store_);
+    const CaptureInput input = capture_input(spawn, specs);
+    return std::make_unique<StreamCapturer>(id, p, std::move(specs), store_, input);
   }
 
   void start_process(const StepView& v, bool wait) {
     auto dev = step_device(*lab_, v);
     std::string id = v.opt_str("id").value_or(dev.name());
     auto cmd = command(v);
-    auto proc = std::make_unique<StepProcess>(dev, std::move(cmd), out_.sim_dir, id, capturer(v, id), con_);
+    auto proc =
+        std::make_unique<StepProcess>(dev, std::move(cmd), out_.sim_dir, id, capturer(v, id, !wait), con_);
     if (!wait) {
       Spawned sp{std::move(proc), v.table("results"), dev.name(), false};
       spawned_[id] = std::move(sp);

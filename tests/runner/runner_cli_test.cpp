@@ -1,5 +1,5 @@
 // The `patchbay` CLI end to end (SPEC 15, 17.16): the shipped example sims, failure reporting,
-// timeouts that interrupt running steps, per-capture pipes, patchbay.toml discovery, binaries,
+// timeouts that interrupt running steps (also a template call site's), patchbay.toml discovery, binaries,
 // and inspect + run-in. Each test runs the real binary in a scratch directory.
 #include <fcntl.h>
 #include <signal.h>
@@ -170,32 +170,43 @@ timeout = "1s"
       << j.dump(2);
 }
 
-TEST(RunnerCli, CapturesHonourTheirOwnPipe) {
+// SPEC 15.3: a call site's `timeout` replaces the template's; on a `run` step it is that step's
+// deadline (docs/runner.md, "Reuse").
+TEST(RunnerCli, TemplateCallSiteTimeoutIsTheRunStepsDeadline) {
   Scratch s;
-  s.write("pipes.toml", topo() + R"toml(
-[[step]]
+  const std::string tpl = topo() + R"toml(
+[[step-template]]
+name = "nap"
 action = "run"
-id = "r"
 device = "client"
-cmd = ["sh", "-c", "echo V=out; sleep 0.2; echo V=err >&2"]
-captures.o = { pipe = "stdout", regex = "V=(\\w+)" }
-captures.e = { pipe = "stderr", regex = "V=(\\w+)" }
+cmd = ["sleep"]
+timeout = "1s"
+)toml";
+  s.write("short.toml", tpl + R"toml(
 [[step]]
-action = "spawn"
-id = "s"
-device = "server"
-cmd = ["sh", "-c", "echo V=err >&2; sleep 0.2; echo V=out"]
-captures.o = { regex = "V=(\\w+)" }
-captures.e = { pipe = "stderr", regex = "V=(\\w+)" }
-[[step]]
-action = "wait-for"
-id = "s"
-[[step]]
-action = "assert"
-checks = ["r.o == out", "r.e == err", "s.o == out", "s.e == err"]
+use = "nap"
+id = "n"
+args = ["30"]
+timeout = "2s"
 )toml");
-  auto r = s.run("run pipes.toml --work-dir work");
+  s.write("long.toml", tpl + R"toml(
+[[step]]
+use = "nap"
+id = "n"
+args = ["1.5"]
+timeout = "20s"
+)toml");
+  auto r = s.run("run short.toml --work-dir work");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_LT(r.seconds, 20);
+  auto j = read_json(s.latest() / "short" / "sim.json");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("'run' on 'client' timed out after 2s"),
+            std::string::npos)
+      << j.dump(2);
+  // The call site's longer timeout replaces the template's 1s: a 1.5 s step passes.
+  r = s.run("run long.toml --work-dir work");
   EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_json(s.latest() / "long" / "sim.json")["status"], "ok");
 }
 
 TEST(RunnerCli, GenCertsGenFileAndInterpolation) {

@@ -134,29 +134,69 @@ TEST(RunnerCapture, TextIgnoresCapturesWithoutRegex) {
   EXPECT_EQ(store.latest("s.ctl"), "a");  // positive control: the line was seen
 }
 
-TEST(RunnerCapture, StderrCaptureNeverSeesStdoutLines) {
+// Which lines the captures read follows the original runner: per step, not per capture.
+
+TEST(RunnerCapture, RunStepWithOnlyStdoutCapturesIgnoresStderr) {
+  const std::vector<CaptureSpec> specs{regex_spec("id", "id=(\\w+)")};
+  ASSERT_EQ(capture_input(/*spawn=*/false, specs), CaptureInput::Stdout);
   CaptureStore store;
-  StreamCapturer cap(
-      "p", Parser::Text,
-      {regex_spec("err", "id=(\\w+)", Pipe::Stderr), regex_spec("out", "id=(\\w+)", Pipe::Stdout)}, store);
-  cap.line(Pipe::Stdout, "id=from_stdout");
-  EXPECT_FALSE(store.contains("p.err"));
-  EXPECT_EQ(store.latest("p.out"), "from_stdout");
+  StreamCapturer cap("p", Parser::Text, specs, store, capture_input(false, specs));
   cap.line(Pipe::Stderr, "id=from_stderr");
-  EXPECT_EQ(store.history("p.err"), (std::vector<std::string>{"from_stderr"}));
-  EXPECT_EQ(store.history("p.out"), (std::vector<std::string>{"from_stdout"}));
+  EXPECT_FALSE(store.contains("p.id"));
+  cap.line(Pipe::Stdout, "id=from_stdout");  // positive control
+  EXPECT_EQ(store.history("p.id"), (std::vector<std::string>{"from_stdout"}));
 }
 
-TEST(RunnerCapture, StdoutCaptureNeverSeesStderrLinesForJsonCaptures) {
+TEST(RunnerCapture, RunStepWithAStderrCaptureFeedsBothPipesToEveryCapture) {
+  const std::vector<CaptureSpec> specs{regex_spec("err", "id=(\\w+)", Pipe::Stderr),
+                                       regex_spec("out", "id=(\\w+)", Pipe::Stdout)};
+  ASSERT_EQ(capture_input(/*spawn=*/false, specs), CaptureInput::StdoutAndStderr);
   CaptureStore store;
-  StreamCapturer cap("p", Parser::Ndjson,
-                     {json_spec("o", {}, "v", Pipe::Stdout), json_spec("e", {}, "v", Pipe::Stderr)}, store);
-  cap.line(Pipe::Stderr, R"({"v": "err"})");
-  EXPECT_FALSE(store.contains("p.o"));
-  EXPECT_EQ(store.latest("p.e"), "err");
-  cap.line(Pipe::Stdout, R"({"v": "out"})");
-  EXPECT_EQ(store.history("p.o"), (std::vector<std::string>{"out"}));
-  EXPECT_EQ(store.history("p.e"), (std::vector<std::string>{"err"}));
+  StreamCapturer cap("p", Parser::Text, specs, store, capture_input(false, specs));
+  cap.line(Pipe::Stdout, "id=from_stdout");
+  cap.line(Pipe::Stderr, "id=from_stderr");
+  EXPECT_EQ(store.history("p.err"), (std::vector<std::string>{"from_stdout", "from_stderr"}));
+  EXPECT_EQ(store.history("p.out"), (std::vector<std::string>{"from_stdout", "from_stderr"}));
+}
+
+TEST(RunnerCapture, SpawnStepDefaultStdoutCaptureReadsStderrLines) {
+  const std::vector<CaptureSpec> specs{regex_spec("ready", "listening on (\\S+)"),
+                                       json_spec("ev", {{"kind", "up"}}, ".port")};
+  ASSERT_EQ(capture_input(/*spawn=*/true, specs), CaptureInput::StdoutAndStderr);
+  CaptureStore store;
+  StreamCapturer cap("srv", Parser::Ndjson, specs, store, capture_input(true, specs));
+  cap.line(Pipe::Stderr, "listening on 10.0.0.1:4433");
+  cap.line(Pipe::Stderr, R"({"kind": "up", "port": 4433})");
+  EXPECT_EQ(store.latest("srv.ready"), "10.0.0.1:4433");
+  EXPECT_EQ(store.latest("srv.ev"), "4433");
+}
+
+TEST(RunnerCapture, JsonParserOnASpawnParsesBothPipesAsOneDocument) {
+  const std::vector<CaptureSpec> specs{json_spec("bytes", {}, ".end.bytes")};
+  CaptureStore store;
+  StreamCapturer cap("iperf", Parser::Json, specs, store, capture_input(true, specs));
+  cap.line(Pipe::Stdout, R"({"end": {)");
+  cap.line(Pipe::Stderr, R"("bytes": 1000})");
+  cap.line(Pipe::Stdout, "}");
+  cap.finish();
+  EXPECT_EQ(store.latest("iperf.bytes"), "1000");
+  // As in the original, a stray stderr line in a spawn's output spoils the document.
+  CaptureStore noisy;
+  StreamCapturer cap2("iperf", Parser::Json, specs, noisy, capture_input(true, specs));
+  cap2.line(Pipe::Stdout, R"({"end": {"bytes": 1000}})");
+  cap2.line(Pipe::Stderr, "warning: something");
+  cap2.finish();
+  EXPECT_FALSE(noisy.contains("iperf.bytes"));
+}
+
+TEST(RunnerCapture, JsonParserOnARunWithoutStderrCapturesIgnoresStderr) {
+  const std::vector<CaptureSpec> specs{json_spec("bytes", {}, ".end.bytes")};
+  CaptureStore store;
+  StreamCapturer cap("iperf", Parser::Json, specs, store, capture_input(false, specs));
+  cap.line(Pipe::Stdout, R"({"end": {"bytes": 1000}})");
+  cap.line(Pipe::Stderr, "warning: something");
+  cap.finish();
+  EXPECT_EQ(store.latest("iperf.bytes"), "1000");
 }
 
 // ---- ndjson parser ----
