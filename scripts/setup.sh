@@ -8,6 +8,8 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config
   libnftables-dev libnftnl-dev libmnl-dev libasio-dev nlohmann-json3-dev libtomlplusplus-dev
   libnetfilter-queue-dev
+  # capture filters (pcap-filter syntax compiled to BPF); tshark reads captures back in the tests
+  libpcap0.8-dev tshark
   # bench/netfilter_libs.cpp measures our conntrack requests against it
   libnetfilter-conntrack-dev
   libcli11-dev libre2-dev libcurl4-openssl-dev libarchive-dev libssl-dev

@@ -7,6 +7,7 @@
 //   Output o = dev.output(Command("ip").args({"addr"}));
 //   dev.log(log::Level::Info, "app", "started", {{"port", 4433}});   // device.<name>.tracing.*
 //   dev.emit_event("Connected", {{"peer", "relay"}});                   // + device.<name>.events.jsonl
+//   auto cap = dev.capture("eth0", {}, "icmp");   // device.<name>.eth0.pcapng until cap.stop()
 //
 // Handles are cheap copyable values that refer to a node by id; they do not own it. Once the node
 // is removed or the lab destroyed every operation throws patchbay::Removed, except name() and id().
@@ -27,6 +28,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 
+#include "patchbay/capture.hpp"
 #include "patchbay/exec.hpp"
 #include "patchbay/fd.hpp"
 #include "patchbay/log.hpp"
@@ -98,6 +100,13 @@ class Node {
   // UDP or TCP reflector answering "OBSERVED <peer>"; returns once bound; stops with the guard.
   ReflectorGuard spawn_reflector(SocketAddr bind, Proto proto = Proto::Udp);
 
+  // A pcapng capture of one of the node's interfaces until the guard stops (capture.hpp). An empty
+  // `pcap` means filepath("<ifname>.pcapng") in the run directory (InvalidArgument without an
+  // output directory). Throws NotFound for an unknown interface, InvalidArgument for a filter
+  // libpcap rejects or bad options, Error naming the file when it cannot be created.
+  CaptureGuard capture(std::string ifname, std::filesystem::path pcap = {}, CaptureOptions opts = {});
+  CaptureGuard capture(std::string ifname, std::filesystem::path pcap, std::string filter);
+
   // <run_dir>/<kind>.<name>.<suffix> ("device.client.qlog"), name sanitised as the log files are;
   // nullopt without an output directory and for the IX. Creates nothing.
   std::optional<std::filesystem::path> filepath(std::string_view suffix) const;
@@ -144,8 +153,8 @@ class Node {
     return JoinHandle<T>(std::static_pointer_cast<detail::TaskState<T>>(st));
   }
 
-  detail::LabRef core() const;                    // an operation on the lab; Removed when it is gone
-  std::shared_ptr<detail::NodeRec> rec() const;   // throws Removed when the node is gone
+  detail::LabRef core() const;                   // an operation on the lab; Removed when it is gone
+  std::shared_ptr<detail::NodeRec> rec() const;  // throws Removed when the node is gone
   void run_erased(const std::function<void()>& fn);
   std::function<void()> thread_entry(const char* suffix) const;  // enters the node's namespaces
   void track_task(std::shared_ptr<detail::TaskCancel> t);

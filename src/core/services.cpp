@@ -25,6 +25,10 @@ void LabServices::refuse() const {
 
 EventLoop& LabServices::loop() {
   std::lock_guard lk(loop_mu_);
+  return loop_locked();
+}
+
+EventLoop& LabServices::loop_locked() {
   // Never made again once stop() has taken it (it does so under loop_mu_, after closed_).
   if (closed_) refuse();
   if (!loop_) {
@@ -95,6 +99,19 @@ void LabServices::drop_ra(const std::shared_ptr<RaService>& ra, int sock_fd, int
   std::erase(ra_services_, ra);
 }
 
+void LabServices::watch_until_stop(int fd, EventLoop::Handler handler, std::function<void()> on_stop) {
+  std::lock_guard lk(loop_mu_);
+  loop_locked().watch(fd, EPOLLIN, std::move(handler));
+  stop_watches_[fd] = std::move(on_stop);
+}
+
+bool LabServices::drop_watch(int fd) {
+  std::lock_guard lk(loop_mu_);
+  if (!stop_watches_.erase(fd)) return false;
+  if (loop_) loop_->unwatch(fd);
+  return true;
+}
+
 std::shared_ptr<Spawner> LabServices::close() {
   closed_ = true;
   std::lock_guard lk(spawner_mu_);
@@ -105,7 +122,19 @@ void LabServices::stop() {
   std::unique_ptr<nat::Controller> ctrl;
   std::unique_ptr<EventLoop> loop;
   {
+    // Under loop_mu_ throughout, so a concurrent drop_watch() either unwatched first or returns
+    // false after the on_stop calls here finished.
     std::lock_guard lk(loop_mu_);
+    for (auto& [fd, on_stop] : stop_watches_) {
+      if (loop_) loop_->unwatch(fd);
+      try {
+        if (on_stop) on_stop();
+      } catch (...) {
+        on_error_("event loop", "fd " + std::to_string(fd) + " at lab stop",
+                  sys::exception_text(std::current_exception()));
+      }
+    }
+    stop_watches_.clear();
     ctrl = std::move(nat_ctrl_);
     loop = std::move(loop_);
   }

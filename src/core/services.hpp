@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,14 @@ class LabServices {
   // Takes the RA service's fds off the loop and lets it go.
   void drop_ra(const std::shared_ptr<RaService>& ra, int sock_fd, int timer_fd);
 
+  // An fd served on the loop until drop_watch(fd) or, at the latest, stop(), which unwatches it and
+  // then calls `on_stop` before the loop ends (packet captures flush and close their files
+  // there). Throws Removed once closed.
+  void watch_until_stop(int fd, EventLoop::Handler handler, std::function<void()> on_stop);
+  // Unwatches fd (its handler cannot run once this returns) and forgets its on_stop. False when
+  // stop() has already taken it, in which case its on_stop has run or is running.
+  bool drop_watch(int fd);
+
   // Refuses new services from now on and hands over the spawner, which shutdown keeps using to
   // kill children while the operations in flight finish.
   std::shared_ptr<Spawner> close();
@@ -66,6 +75,7 @@ class LabServices {
 
  private:
   [[noreturn]] void refuse() const;
+  EventLoop& loop_locked();  // loop() with loop_mu_ held
 
   const std::string lab_;
   const std::uint64_t seed_;
@@ -77,6 +87,7 @@ class LabServices {
   std::mutex loop_mu_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<nat::Controller> nat_ctrl_;
+  std::map<int, std::function<void()>> stop_watches_;  // fd -> on_stop; under loop_mu_
   std::mutex spawner_mu_;
   std::shared_ptr<Spawner> spawner_;
   std::mutex engine_mu_;

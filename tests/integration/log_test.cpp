@@ -21,6 +21,7 @@
 
 #include "e2e_scenario.hpp"
 #include "patchbay/patchbay.hpp"
+#include "util.hpp"
 
 using namespace patchbay;
 using namespace std::chrono_literals;
@@ -29,21 +30,10 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-class TempDir {
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir : public pbtest::TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/pb-lablog-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+  TempDir() : pbtest::TempDir("pb-lablog") {}
 };
 
 class ScopedEnv {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "patchbay/patchbay.hpp"
+#include "util.hpp"
 
 using namespace patchbay;
 using namespace std::chrono_literals;
@@ -35,21 +36,9 @@ bool stamped(const std::string& name, const std::string& suffix) {
 }
 
 // A fresh directory under /tmp, removed with everything in it.
-class TempDir {
+class TempDir : public pbtest::TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/pb-outdir-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+  TempDir() : pbtest::TempDir("pb-outdir") {}
 };
 
 // Sets (or unsets, with nullopt) an environment variable for one scope.

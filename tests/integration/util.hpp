@@ -5,13 +5,35 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "patchbay/patchbay.hpp"
 
 namespace pbtest {
+
+// A fresh directory /tmp/<prefix>-XXXXXX, removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "pb-test") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 inline int thread_count() {
   std::ifstream f("/proc/self/status");

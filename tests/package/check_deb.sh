@@ -24,7 +24,7 @@ for f in libpatchbay.a libpatchbay_runner.a pkgconfig/patchbay.pc pkgconfig/patc
 done
 [ "$(dpkg-deb -f "$deb" Package)" = patchbay ] || fail "package name is $(dpkg-deb -f "$deb" Package)"
 depends=$(dpkg-deb -f "$deb" Depends)
-for d in libnftables1 libnftnl11 libmnl0 libnetfilter-queue1 libtomlplusplus3 libcpp-httplib0.11; do
+for d in libnftables1 libnftnl11 libmnl0 libnetfilter-queue1 libpcap0.8 libtomlplusplus3 libcpp-httplib0.11; do
   grep -q "\b$d\b" <<<"$depends" || fail "Depends lacks $d: $depends"
 done
 # Every shared library the CLI needs must come from a package the Depends line names (or from
