@@ -99,6 +99,7 @@ std::string log_kind(const fs::path& file) {
   if (name == consts::kEventsJsonl) return "lab_events";
   if (name.ends_with(".tracing.jsonl")) return "tracing_jsonl";
   if (name.ends_with(".qlog") || name.find(".qlog-") != std::string::npos) return "qlog";
+  if (name.ends_with(".pcapng") || name.ends_with(".pcap")) return "pcapng";
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) return sniff_kind(file, name);
   const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;

@@ -15,7 +15,8 @@ namespace patchbay::events {
 
 // SPEC 14.1 detection, first rule that matches: events.jsonl -> lab_events; *.tracing.jsonl ->
 // tracing_jsonl; *.qlog, *.qlog-* or JSON-SEQ whose first record's file_schema holds "qlog:file"
-// -> qlog; JSON lines with timestamp+level+target -> tracing_jsonl; *.jsonl or several JSON lines
+// -> qlog; *.pcapng or *.pcap -> pcapng (packet captures, binary); JSON lines with timestamp+level+target ->
+// tracing_jsonl; *.jsonl or several JSON lines
 // -> jsonl; *.json or one JSON document -> json; ESC[ -> ansi_text; else text. Content rules look
 // at the first 16 KiB only. A file that cannot be read is "text".
 std::string log_kind(const std::filesystem::path& file);

@@ -9,6 +9,7 @@
 #include "config/lab_toml.hpp"
 #include "patchbay/lab.hpp"
 #include "runner/asserts.hpp"
+#include "runner/capture_steps.hpp"
 #include "runner/duration.hpp"
 #include "runner/expand.hpp"
 #include "runner/file_steps.hpp"
@@ -205,6 +206,7 @@ class SimRun {
     if (a == "wait-for") return wait_for(v);
     if (a == "assert") return check(v);
     if (run_lab_step(*lab_, v, [this](const std::string& w) { con_.warn(w); })) return;
+    if (pcaps_.run(*lab_, v, ctx(), store_)) return;
     if (a == "gen-certs") return gen_certs(v);
     if (a == "gen-file") return gen_file_step(v, ctx(), out_.sim_dir, store_);
     throw ConfigError(v.where("action"), "unknown action '" + a + "'");
@@ -360,6 +362,7 @@ class SimRun {
       if (!sp.proc->finished()) sp.proc->terminate(milliseconds(0));
     }
     spawned_.clear();
+    for (auto& e : pcaps_.stop_all(store_)) con_.warn("capture: " + e);
     try {
       if (!out_.sim_dir.empty() && !out_.results.empty())
         write_sim_results(out_.sim_dir, out_.sim, out_.results);
@@ -377,6 +380,7 @@ class SimRun {
   std::map<std::string, std::string> lab_vars_;
   CaptureStore store_;
   std::map<std::string, Spawned> spawned_;
+  PacketCaptureSteps pcaps_;
   std::map<std::string, std::string> kinds_;  // step id -> action
   Clock::time_point started_, deadline_;
   json setup_ = {{"sim_path", nullptr},

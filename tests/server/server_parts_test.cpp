@@ -320,6 +320,8 @@ TEST(RunFiles, ListsNonEmptyTopLevelFilesWithNodeAndKind) {
   t.write("r/quic.qlog", "{}");
   t.write("r/trace.sqlog", "\x1e{\"file_schema\":\"urn:ietf:params:qlog:file:sequential\"}\n");
   t.write("r/notes.txt", "a\nb\n");
+  t.write("r/device.client.eth0.pcapng", std::string("\x0a\x0d\x0d\x0a{\"a\":1}\n", 12));
+  t.write("r/old.pcap", "{\"a\":1}\n");  // by name: packet captures are never sniffed as text
   t.write("r/lines.txt", "{\"a\":1}\n{\"b\":2}\n");
   t.write("r/empty.log", "");
   t.write("r/files/1/content", "nested: not listed");
@@ -333,11 +335,13 @@ TEST(RunFiles, ListsNonEmptyTopLevelFilesWithNodeAndKind) {
                       "_run json state.json",
                       "_run jsonl lines.txt",
                       "_run lab_events events.jsonl",
+                      "_run pcapng old.pcap",
                       "_run qlog quic.qlog",
                       "_run qlog trace.sqlog",
                       "_run text notes.txt",
                       "client ansi_text device.client.tracing.log",
                       "client jsonl device.client.events.jsonl",
+                      "client pcapng device.client.eth0.pcapng",
                       "client text device.client.ping.stdout.log",
                       "client tracing_jsonl device.client.tracing.jsonl",
                       "home tracing_jsonl router.home.tracing.jsonl",

@@ -21,6 +21,11 @@ impair = { latency_ms = 100 }
 gateway = "dc"
 
 [[step]]
+action = "capture"
+device = "sender"
+filter = "icmp"
+
+[[step]]
 action = "run"
 id = "ping-check"
 device = "sender"
@@ -119,6 +124,23 @@ test("ping sim: topology dc/sender/receiver, the events table, Perf with Latency
   const latency = Number(await table.locator("tbody td.num").first().textContent());
   assert.ok(latency >= 95, `the round trip crosses the 100 ms uplink once, got ${latency}`);
   await screenshot(page, "sims-ping-perf");
+});
+
+test("ping sim: the packet capture is listed with a download link and opens a capture panel", async () => {
+  await choose("ping-e2e");
+  await page.locator(".tab-btn", { hasText: "logs" }).click();
+  const row = page.locator(".log-file-row", { hasText: "eth0.pcapng" });
+  await row.waitFor();
+  const link = row.locator("a.log-file-download");
+  assert.equal(await link.getAttribute("download"), "device.sender.eth0.pcapng");
+  const bytes = new Uint8Array(await (await fetch(new URL(await link.getAttribute("href"), server.url))).arrayBuffer());
+  assert.deepEqual([...bytes.slice(0, 4)], [0x0a, 0x0d, 0x0d, 0x0a], "a pcapng section header block");
+  assert.ok(bytes.length > 500, `three pings and their replies, got ${bytes.length} bytes`);
+  await row.locator(".log-file").click();
+  await page.locator(".capture-panel", { hasText: "pcapng" }).waitFor();
+  await page.locator(".viewer-head a", { hasText: "download" }).waitFor();
+  assert.equal(await page.locator(".capture-panel a.capture-download").getAttribute("download"), "device.sender.eth0.pcapng");
+  await screenshot(page, "sims-ping-capture");
 });
 
 test("iperf sim: Perf shows iperf-client with Down MB/s", async () => {

@@ -16,6 +16,7 @@ const KIND_LABEL: Record<string, string> = {
   jsonl: "jsonl",
   json: "json",
   qlog: "qlog",
+  pcapng: "pcap",
   text: "text",
 };
 
@@ -85,14 +86,17 @@ export class LogsView {
           "div",
           { class: "node-group", "data-node": node },
           h("div", { class: "node-group-title" }, node === "_run" ? "run" : node),
-          groups.get(node)!.map((f) =>
-            h(
+          groups.get(node)!.map((f) => {
+            const button = h(
               "button",
               { class: `log-file${f.path === this.selected ? " active" : ""}`, "data-path": f.path, title: f.path, onclick: () => this.open(f) },
               h("span", { class: "log-file-name" }, shortName(f)),
               h("span", { class: `kind-badge kind-${f.kind}` }, KIND_LABEL[f.kind] ?? f.kind),
-            ),
-          ),
+            );
+            // Captures are binary: a download link beside the entry (a link may not sit inside a button).
+            if (f.kind !== "pcapng") return button;
+            return h("div", { class: "log-file-row" }, button, downloadLink(this.session.run, f, "log-file-download", "download"));
+          }),
         ),
       );
     }
@@ -107,10 +111,16 @@ export class LogsView {
     for (const b of this.sidebar.querySelectorAll<HTMLElement>(".log-file")) b.classList.toggle("active", b.dataset.path === f.path);
     this.pendingJump = jump ?? null;
     const ctx = { baseUs: () => this.baseUs(), relative: () => this.relative };
-    const viewer = makeViewer(f.kind, ctx);
-    this.viewer = viewer;
     this.renderHead(f);
     clear(this.host);
+    if (f.kind === "pcapng") {
+      this.viewer = null;
+      this.tail = null;
+      this.host.append(await capturePanel(this.session.run, f));
+      return;
+    }
+    const viewer = makeViewer(f.kind, ctx);
+    this.viewer = viewer;
     this.host.append(viewer.toolbar, viewer.body);
     const status = h("div", { class: "viewer-status muted" }, "loading…");
     viewer.body.prepend(status);
@@ -163,8 +173,10 @@ export class LogsView {
       h("span", { class: `kind-badge kind-${f.kind}` }, KIND_LABEL[f.kind] ?? f.kind),
       this.jumpEl,
       h("span", { class: "spacer" }),
-      ...(f.kind === "json" || f.kind === "qlog" ? [] : [tsBtn]),
-      h("a", { class: "btn", href: api.fileUrl(this.session.run, f.path), target: "_blank", rel: "noopener" }, "raw"),
+      ...(f.kind === "json" || f.kind === "qlog" || f.kind === "pcapng" ? [] : [tsBtn]),
+      f.kind === "pcapng"
+        ? downloadLink(this.session.run, f, "btn", "download")
+        : h("a", { class: "btn", href: api.fileUrl(this.session.run, f.path), target: "_blank", rel: "noopener" }, "raw"),
     );
   }
 
@@ -201,4 +213,34 @@ function shortName(f: LogFile): string {
     if (f.path.startsWith(prefix)) return f.path.slice(prefix.length);
   }
   return f.path;
+}
+
+// Packet captures are binary: the page offers the file for Wireshark or tshark instead of a viewer.
+function downloadLink(run: string, f: LogFile, cls: string, text: string): HTMLElement {
+  const name = f.path.split("/").pop() ?? f.path;
+  return h("a", { class: cls, href: api.fileUrl(run, f.path), download: name, title: `download ${name}` }, text);
+}
+
+async function capturePanel(run: string, f: LogFile): Promise<HTMLElement> {
+  let size = "";
+  try {
+    const { total } = await api.fileHead(run, f.path, 1);
+    size = ` (${formatBytes(total)})`;
+  } catch {
+    size = "";
+  }
+  const name = f.path.split("/").pop() ?? f.path;
+  return h(
+    "div",
+    { class: "capture-panel pad" },
+    h("p", null, `Packet capture in pcapng format${size}. A running capture grows; download again for newer packets.`),
+    h("p", null, downloadLink(run, f, "btn capture-download", `download ${name}`)),
+    h("p", { class: "muted" }, "Open it in Wireshark, or read it with ", h("code", null, `tshark -r ${name}`), "."),
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
