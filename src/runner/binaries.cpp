@@ -3,6 +3,9 @@
 // command, cargo and git for `repo`) run as child processes (host_command.hpp).
 #include "runner/binaries.hpp"
 
+#include "runner/binary_util.hpp"
+#include "runner/cargo.hpp"
+
 #include "runner/download.hpp"
 #include "runner/files.hpp"
 #include "runner/host_command.hpp"
@@ -29,14 +32,11 @@ namespace patchbay::runner {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace detail;
 
 namespace {
 
 // ---- parsing ----
-
-std::string binary_ctx(const std::string& name) {
-  return "binary '" + name + "'";
-}
 
 std::optional<std::string> opt_string(const json& t, const char* key, const std::string& ctx) {
   auto it = t.find(key);
@@ -114,62 +114,6 @@ std::string sha256_of(std::istream&& in, const std::string& what) {
   return to_hex(md, n);
 }
 
-// ---- files ----
-
-fs::path under(const fs::path& root, const fs::path& p) {
-  return (p.is_absolute() ? p : root / p).lexically_normal();
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void check_ec(const std::error_code& ec, const std::string& ctx, const std::string& what) {
-  if (ec) throw SystemError(ctx, what + ": " + ec.message(), ec.value());
-}
-
-void make_dirs(const fs::path& dir, const std::string& ctx) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  check_ec(ec, ctx, "create '" + dir.string() + "'");
-}
-
-// Copies (when `from` is given) and marks the result executable.
-void install(const fs::path* from, const fs::path& to, const std::string& ctx) {
-  std::error_code ec;
-  if (from) fs::copy_file(*from, to, fs::copy_options::overwrite_existing, ec);
-  check_ec(ec, ctx, "copy to '" + to.string() + "'");
-  fs::permissions(to, static_cast<fs::perms>(0755), ec);
-  check_ec(ec, ctx, "chmod '" + to.string() + "'");
-}
-
-fs::path check_executable(const fs::path& p, const std::string& ctx, const std::string& what) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) throw ConfigError(ctx, what + " '" + p.string() + "' does not exist");
-  if (!S_ISREG(st.st_mode)) throw ConfigError(ctx, what + " '" + p.string() + "' is not a regular file");
-  if (::access(p.c_str(), X_OK) != 0)
-    throw ConfigError(ctx, what + " '" + p.string() + "' is not executable");
-  return fs::absolute(p).lexically_normal();
-}
-
-// ---- child processes ----
-
-// Every command a binary's build runs (build, clone, checkout, cargo) is bounded by one deadline.
-void run_build_step(const std::vector<std::string>& argv, const fs::path& cwd, const BinarySpec& s,
-                    const AssembleOpts& opts, const std::string& context) {
-  run_program(argv, cwd, opts.log, context, opts.build_timeout, "build of binary '" + s.name + "'");
-}
-
-void check_status(int status, const std::vector<std::string>& argv, const std::string& ctx) {
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                      : "killed by signal " + std::to_string(WTERMSIG(status));
-  throw Error(ctx, "'" + display_command(argv) + "' " + how);
-}
-
 // ---- fetch ----
 
 std::string url_basename(const std::string& url) {
@@ -237,123 +181,6 @@ fs::path generic_build(const BinarySpec& s, const fs::path& root, const Assemble
   return check_executable(
       artifact, ctx,
       source_dir ? "build artifact (<path>/<name>, path being the source directory)" : "build artifact");
-}
-
-fs::path require_cargo(const std::string& name) {
-  auto cargo = find_in_path("cargo");
-  if (!cargo)
-    throw ConfigError(binary_ctx(name) + " uses cargo-specific keys but cargo was not found in PATH");
-  return *cargo;
-}
-
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-fs::path cargo_metadata_target_dir(const fs::path& cargo, const fs::path& dir, const AssembleOpts& opts,
-                                   const std::string& ctx) {
-  make_dirs(opts.run_root / ".assemble", ctx);
-  fs::path out = opts.run_root / ".assemble" / ("cargo-metadata-" + std::to_string(::getpid()) + ".json");
-  std::vector<std::string> argv{cargo.string(), "metadata", "--format-version", "1", "--no-deps"};
-  check_status(run_host_command({.argv = argv,
-                                 .cwd = dir,
-                                 .log = opts.log,
-                                 .stdout_file = out,
-                                 .timeout = opts.build_timeout,
-                                 .context = ctx,
-                                 .name = ctx + ": cargo metadata"}),
-               argv, ctx);
-  json meta = json::parse(read_text(out), nullptr, false);
-  std::error_code ec;
-  fs::remove(out, ec);
-  if (!meta.is_object() || !meta.contains("target_directory") || !meta["target_directory"].is_string())
-    throw Error(ctx, "cargo metadata in '" + dir.string() + "' returned no target_directory");
-  return meta["target_directory"].get<std::string>();
-}
-
-// kind is "examples" or "bin"; RUST_TARGET's directory is preferred over the host one.
-fs::path target_artifact(const fs::path& target_dir, const std::string& kind, const std::string& name,
-                         const std::string& ctx) {
-  if (kind != "examples" && kind != "bin")
-    throw ConfigError(ctx, "target kind '" + kind + "' must be 'examples' or 'bin'");
-  std::string tried;
-  for (const fs::path& base : {target_dir / env_or_empty("RUST_TARGET"), target_dir}) {
-    fs::path c = (base / "release" / (kind == "examples" ? "examples" : "") / name).lexically_normal();
-    if (::access(c.c_str(), X_OK) == 0) return check_executable(c, ctx, "target artifact");
-    if (tried.find(c.string()) == std::string::npos) tried += (tried.empty() ? "" : ", ") + c.string();
-  }
-  throw ConfigError(ctx, "cargo artifact " + kind + "/" + name + " not found; checked: " + tried);
-}
-
-std::pair<std::string, std::string> cargo_artifact(const BinarySpec& s) {
-  if (s.path && s.path->starts_with("target:")) {
-    std::string spec = s.path->substr(7);
-    auto slash = spec.find('/');
-    return {spec.substr(0, slash), slash == std::string::npos ? "" : spec.substr(slash + 1)};
-  }
-  if (s.example) return {"examples", *s.example};
-  return {"bin", s.bin.value_or(s.name)};
-}
-
-// `path = "target:..."` and mode target: a prebuilt artifact, so cargo is needed only when
-// NETSIM_TARGET_DIR does not say where the target dir is.
-fs::path resolve_target(const BinarySpec& s, const AssembleOpts& opts, const std::string& ctx) {
-  auto [kind, name] = cargo_artifact(s);
-  if (name.empty())
-    throw ConfigError(ctx, "'" + s.path.value_or("") + "' must be target:<examples|bin>/<name>");
-  std::string env = env_or_empty("NETSIM_TARGET_DIR");
-  fs::path target_dir = !env.empty()
-                            ? under(opts.project_root, env)
-                            : cargo_metadata_target_dir(require_cargo(s.name), opts.project_root, opts, ctx);
-  return target_artifact(target_dir, kind, name, ctx);
-}
-
-// `path` (not a `target:` one) is the crate's source directory, as in the original tool's build mode.
-std::optional<fs::path> cargo_source_dir(const BinarySpec& s, const AssembleOpts& opts,
-                                         const std::string& ctx) {
-  if (!s.path || s.path->starts_with("target:")) return std::nullopt;
-  fs::path dir = under(opts.project_root, *s.path);
-  if (std::error_code ec; !fs::is_directory(dir, ec))
-    throw ConfigError(ctx, "source directory '" + dir.string() + "' (key 'path') is not a directory");
-  return dir;
-}
-
-fs::path cargo_build(const BinarySpec& s, const std::optional<fs::path>& override_dir,
-                     const AssembleOpts& opts, const std::string& ctx) {
-  fs::path cargo = require_cargo(s.name);
-  const auto source_dir = override_dir || s.repo ? std::nullopt : cargo_source_dir(s, opts, ctx);
-  fs::path dir = override_dir.value_or(source_dir.value_or(opts.project_root));
-  if (!override_dir && s.repo) {
-    dir = opts.run_root / ".assemble" / "src" / sanitize_name(*s.repo);
-    if (!opts.no_build && !fs::exists(dir)) {
-      make_dirs(dir.parent_path(), ctx);
-      run_build_step({"git", "clone", "--quiet", *s.repo, dir.string()}, opts.run_root, s, opts,
-                     ctx + ": clone");
-      run_build_step({"git", "checkout", "--quiet", s.commit.value_or("main")}, dir, s, opts,
-                     ctx + ": checkout");
-    }
-  }
-  auto [kind, name] = cargo_artifact(s);
-  if (!opts.no_build) {
-    std::vector<std::string> argv{cargo.string(), "build", "--release"};
-    // cargo also runs in the source directory, so its .cargo/config.toml applies as in the original.
-    if (source_dir) argv.insert(argv.end(), {"--manifest-path", (*source_dir / "Cargo.toml").string()});
-    if (std::string triple = env_or_empty("RUST_TARGET"); !triple.empty())
-      argv.insert(argv.end(), {"--target", triple});
-    if (s.all_features) {
-      argv.push_back("--all-features");
-    } else if (!s.features.empty()) {
-      std::string joined;
-      for (const auto& f : s.features) joined += (joined.empty() ? "" : ",") + f;
-      argv.insert(argv.end(), {"--features", joined});
-    }
-    argv.insert(argv.end(), {kind == "examples" ? "--example" : "--bin", name});
-    if (opts.log)
-      opts.log("binary '" + s.name + "': running " + display_command(argv) + " in " + dir.string());
-    run_build_step(argv, dir, s, opts, ctx + ": build");
-  }
-  return target_artifact(cargo_metadata_target_dir(cargo, dir, opts, ctx), kind, name, ctx);
 }
 
 fs::path stage_override_path(const BinarySpec& s, const std::string& value, const AssembleOpts& opts,

@@ -242,9 +242,14 @@ struct FakeCargo {
   fs::path log, target;
   std::string saved_path, saved_rust_target;
   bool had_rust_target = false;
-  explicit FakeCargo(const fs::path& target_dir) : log(bin.path / "cargo.log"), target(target_dir) {
+  // `fail_on`: calls whose arguments contain it exit with 101, as cargo does for a missing target.
+  explicit FakeCargo(const fs::path& target_dir, const std::string& fail_on = "")
+      : log(bin.path / "cargo.log"), target(target_dir) {
+    const std::string fail = fail_on.empty() ? ""
+                                             : "case \"$*\" in *'" + fail_on +
+                                                   "'*) echo 'error: no such target' >&2; exit 101;; esac\n";
     write(bin.path / "cargo",
-          "#!/bin/sh\necho \"$(pwd -P)|$*\" >> '" + log.string() + "'\n" +
+          "#!/bin/sh\necho \"$(pwd -P)|$*\" >> '" + log.string() + "'\n" + fail +
               "[ \"$1\" = metadata ] && echo '{\"target_directory\": \"" + target.string() + "\"}'\nexit 0\n",
           static_cast<fs::perms>(0755));
     const char* p = std::getenv("PATH");
@@ -457,4 +462,30 @@ TEST(RunnerCerts, WritesCertWithCnSansAndMatchingKey) {
   EXPECT_GT(X509_cmp_current_time(X509_get0_notAfter(cert)), 0);
   X509_free(cert);
   EVP_PKEY_free(key);
+}
+
+// As the original: without `example` or `bin` the example of that name is tried first, then the binary.
+TEST(RunnerBinary, CargoWithoutExampleOrBinTriesTheExampleThenTheBinary) {
+  Assembler a;
+  FakeCargo cargo(a.work.path / "target", "--example relay");
+  write(cargo.target / "release/relay", kScript, static_cast<fs::perms>(0755));
+  std::string path = a.one({{"name", "relay"}, {"mode", "cargo"}});
+  EXPECT_EQ(path, (cargo.target / "release/relay").string());
+  const std::string dir = fs::canonical(a.project.path).string();
+  const std::vector<std::string> want{dir + "|build --release --example relay",
+                                      dir + "|build --release --bin relay",
+                                      dir + "|metadata --format-version 1 --no-deps"};
+  EXPECT_EQ(cargo.calls(), want);
+}
+
+TEST(RunnerBinary, CargoWithoutExampleOrBinTakesTheExampleWhenItBuilds) {
+  Assembler a;
+  FakeCargo cargo(a.work.path / "target");
+  write(cargo.target / "release/examples/relay", kScript, static_cast<fs::perms>(0755));
+  std::string path = a.one({{"name", "relay"}, {"mode", "cargo"}});
+  EXPECT_EQ(path, (cargo.target / "release/examples/relay").string());
+  const std::string dir = fs::canonical(a.project.path).string();
+  const std::vector<std::string> want{dir + "|build --release --example relay",
+                                      dir + "|metadata --format-version 1 --no-deps"};
+  EXPECT_EQ(cargo.calls(), want);
 }
