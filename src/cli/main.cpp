@@ -25,6 +25,7 @@
 #include "runner/interrupt.hpp"
 #include "runner/phase.hpp"
 #include "server/command.hpp"
+#include "vm/vm.hpp"
 
 namespace pr = patchbay::runner;
 namespace ps = patchbay::server;
@@ -81,6 +82,22 @@ std::pair<std::vector<const char*>, std::optional<std::vector<std::string>>> spl
   std::vector<std::string> after(dashes + 1, parsed.end());
   parsed.erase(dashes, parsed.end());
   return {parsed, after};
+}
+
+// `vm ssh` and `vm run` take the rest of the line as it is: ssh's remote command (one leading `--`
+// dropped) or run's sims and `patchbay run` flags, which CLI11 must not read as vm's own.
+std::pair<std::vector<const char*>, std::vector<std::string>> split_vm(std::vector<const char*> parsed) {
+  std::vector<std::string> rest;
+  if (parsed.size() < 3 || std::string_view(parsed[1]) != "vm") return {parsed, rest};
+  auto it = std::find_if(parsed.begin() + 2, parsed.end(), [](const char* a) {
+    return std::string_view(a) == "ssh" || std::string_view(a) == "run";
+  });
+  if (it == parsed.end()) return {parsed, rest};
+  rest.assign(it + 1, parsed.end());
+  if (std::string_view(*it) == "ssh" && !rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  if (std::string_view(*it) == "run") std::erase(rest, "--");
+  parsed.erase(it + 1, parsed.end());
+  return {parsed, rest};
 }
 
 // The command of run-in: the words from the first non-flag one (remaining()), then a "--" that
@@ -171,7 +188,27 @@ int main(int argc, char** argv) {
                    "write X.tracing.log next to every X.tracing.jsonl in DIR");
   fmtlog->add_flag("--no-color", flo.no_color, "plain text without ANSI escape codes");
 
-  auto [cli_args, after_dashes] = split_run_in(argc, argv);
+  namespace pv = patchbay::vm;
+  pv::VmOptions vo;
+  auto* vm = app.add_subcommand("vm", "run labs in a QEMU Linux VM (macOS, locked-down hosts); docs/vm.md");
+  vm->require_subcommand(1);
+  vm->add_option("--project-root", vo.project_root, "directory shared with the VM as /app (default: .)");
+  auto* vm_up = vm->add_subcommand("up", "boot the VM (or reuse a running one); waits until ssh answers");
+  vm_up->add_flag("--recreate", vo.recreate, "stop it and start again from a fresh disk");
+  auto* vm_down = vm->add_subcommand("down", "stop the VM (SIGTERM, SIGKILL after 20 s)");
+  auto* vm_status = vm->add_subcommand("status", "print whether the VM runs; exit 0 running, 3 not");
+  auto* vm_cleanup = vm->add_subcommand("cleanup", "remove the pid file and sockets of a VM that is gone");
+  auto* vm_ssh = vm->add_subcommand("ssh", "run a command in the VM: vm ssh -- CMD (a shell without CMD)");
+  auto* vm_run =
+      vm->add_subcommand("run", "patchbay run in the VM: vm run SIMS... [RUN FLAGS] (boots it if needed)");
+  auto* vm_serve = vm->add_subcommand("serve", "serve the VM's runs to the devtools UI");
+  vm_serve->add_option("--bind", vo.bind, "address to listen on");
+  vm_ssh->allow_extras();
+  vm_run->allow_extras();
+
+  auto [run_in_args, after_dashes] = split_run_in(argc, argv);
+  auto [cli_args, vm_words] = split_vm(run_in_args);
+  vo.args = vm_words;
   try {
     app.parse(static_cast<int>(cli_args.size()), cli_args.data());
   } catch (const CLI::ParseError& e) {
@@ -181,6 +218,15 @@ int main(int argc, char** argv) {
 
   try {
     if (*fmtlog) return pr::fmt_log_command(flo);
+    if (*vm) {
+      if (*vm_up) return pv::vm_up(vo, std::cout, std::cerr);
+      if (*vm_down) return pv::vm_down(vo, std::cout, std::cerr);
+      if (*vm_status) return pv::vm_status(vo, std::cout, std::cerr);
+      if (*vm_cleanup) return pv::vm_cleanup(vo, std::cout, std::cerr);
+      if (*vm_ssh) return pv::vm_ssh(vo, std::cout, std::cerr);
+      if (*vm_run) return pv::vm_run(vo, std::cout, std::cerr);
+      if (*vm_serve) return pv::vm_serve(vo, std::cout, std::cerr);
+    }
     // Library log records on stderr: warnings and errors unless PATCHBAY_LOG / RUST_LOG ask for more.
     const char* pl = std::getenv("PATCHBAY_LOG");
     const char* rl = std::getenv("RUST_LOG");
