@@ -50,8 +50,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "realistic networks from Linux namespaces:
 set(CPACK_PACKAGE_CONTACT "patchbay developers <patchbay@localhost>")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libstdc++6, libgcc-s1, libnftables1, libnftnl11, libmnl0, libnetfilter-queue1, libpcap0.8, libtomlplusplus3, libre2-9, libarchive13, libcurl4, libssl3, libcpp-httplib0.11")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "${PATCHBAY_DEB_DEPENDS}")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
     "pkg-config, libasio-dev, nlohmann-json3-dev, libnftables-dev, libnftnl-dev, libmnl-dev, libnetfilter-queue-dev, libpcap0.8-dev, libtomlplusplus-dev, libre2-dev, libarchive-dev, libcurl4-openssl-dev, libssl-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "iperf3, socat, tcpdump")

@@ -56,7 +56,9 @@ std::string cloud_user_data(const VmSettings& s, const std::string& ssh_pubkey, 
   std::string d = "#cloud-config\n";
   d += "users:\n  - name: " + s.ssh_user + "\n    shell: /bin/bash\n    sudo: ALL=(ALL) NOPASSWD:ALL\n";
   d += "    ssh_authorized_keys:\n      - " + ssh_pubkey + "\n";
-  d += "package_update: true\npackages: [iproute2, nftables, iperf3, iputils-ping, curl, jq]\n";
+  // The tools labs use, and the libraries of the patchbay executable `vm run` copies in.
+  d += "package_update: true\npackages: [iproute2, nftables, iperf3, iputils-ping, curl, jq, " +
+       std::string(PATCHBAY_DEB_DEPENDS) + "]\n";
   d += "mounts:\n";
   d += "  - [workspace, /app, 9p, \"" + mount_opts + ",ro\", \"0\", \"0\"]\n";
   d += "  - [work, /work, 9p, \"" + mount_opts + "\", \"0\", \"0\"]\n";

@@ -23,7 +23,7 @@ std::vector<std::string> qemu_argv(const VmSettings& s, const VmPaths& p, Accel 
                                    const std::string& target_dir);
 
 // cloud-init user-data: user `ssh_user` with the key and passwordless sudo, the packages labs
-// use, the shares mounted at /app, /work and /target, and sch_netem loaded when the kernel has it.
+// use and the libraries the patchbay executable needs (the .deb's Depends), the shares mounted at /app, /work and /target, and sch_netem loaded when the kernel has it.
 std::string cloud_user_data(const VmSettings& s, const std::string& ssh_pubkey, bool has_target);
 std::string cloud_meta_data(const VmSettings& s);
 

@@ -114,7 +114,11 @@ TEST(VmPlan, CloudInitMakesTheUserMountsTheSharesAndInstallsTheTools) {
   EXPECT_NE(u.find("  - name: tester\n"), std::string::npos) << u;
   EXPECT_NE(u.find("      - ssh-ed25519 AAAAkey patchbay-vm\n"), std::string::npos) << u;
   EXPECT_NE(u.find("sudo: ALL=(ALL) NOPASSWD:ALL"), std::string::npos);
-  EXPECT_NE(u.find("packages: [iproute2, nftables, iperf3, iputils-ping, curl, jq]"), std::string::npos);
+  EXPECT_NE(u.find("packages: [iproute2, nftables, iperf3, iputils-ping, curl, jq, libc6, "),
+            std::string::npos)
+      << u;
+  EXPECT_NE(u.find(" libnftables1, "), std::string::npos) << u;  // what the copied CLI links
+  EXPECT_NE(u.find(" libcpp-httplib0.11]"), std::string::npos) << u;
   EXPECT_NE(u.find("[workspace, /app, 9p,"), std::string::npos);
   EXPECT_NE(u.find("[work, /work, 9p,"), std::string::npos);
   EXPECT_EQ(u.find("/target"), std::string::npos);
