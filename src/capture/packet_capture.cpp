@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 
 #include "patchbay/error.hpp"
 #include "sys/errno.hpp"
@@ -152,7 +151,9 @@ CaptureStats PacketCapture::finish() {
     if (out_) {
       try {
         // What arrived before stop() but after the loop's last read still belongs in the file.
-        drain(std::numeric_limits<std::size_t>::max());
+        // Bounded: the socket is still bound, and a flood would otherwise keep this loop going.
+        // 16384 frames is more than an 8 MiB receive queue holds.
+        drain(16384);
         out_->flush();
       } catch (const Error& e) {
         error_ = e.what();
