@@ -15,6 +15,7 @@
 
 #include "patchbay/error.hpp"
 #include "runner/binaries.hpp"
+#include "runner/binary_util.hpp"
 #include "runner/download.hpp"
 #include "runner/host_command.hpp"
 #include "server/command.hpp"
@@ -35,13 +36,6 @@ constexpr int kSshProbes = 180;  // SPEC 16: up to 180 probes 300 ms apart
 constexpr auto kSshProbeGap = 300ms;
 constexpr auto kStopGrace = 20s;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Runs argv with our stdin/stdout/stderr (an interactive ssh, `patchbay run` in the guest) and
 // returns its exit status, 128 + signal when killed.
 int run_foreground(const std::vector<std::string>& argv, const std::string& what) {
@@ -60,14 +54,9 @@ int run_foreground(const std::vector<std::string>& argv, const std::string& what
 // A bounded host command whose output goes to `err` line by line; Error unless it exits 0.
 void run_step(const std::vector<std::string>& argv, const std::string& what, std::ostream& err,
               std::chrono::milliseconds timeout = std::chrono::minutes(2)) {
-  const int st = runner::run_host_command({.argv = argv,
-                                           .cwd = fs::current_path(),
-                                           .log = [&err](const std::string& l) { err << "  " << l << "\n"; },
-                                           .timeout = timeout,
-                                           .context = what,
-                                           .name = what});
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    throw Error(what, "'" + runner::display_command(argv) + "' failed (status " + std::to_string(st) + ")");
+  runner::run_program(
+      argv, fs::current_path(), [&err](const std::string& l) { err << "  " << l << "\n"; }, what, timeout,
+      what);
 }
 
 std::string need_program(const std::string& prog, const std::string& package) {
@@ -146,9 +135,10 @@ class Vm {
                 "patchbay-vm-" + s_.name, "-f", p_.key.string()},
                label() + ": ssh-keygen", err);
     const std::string target = target_dir();
-    SeedServer seed(s_.seed_port,
-                    cloud_user_data(s_, trim(read_file(p_.key.string() + ".pub")), !target.empty()),
-                    cloud_meta_data(s_));
+    SeedServer seed(
+        s_.seed_port,
+        cloud_user_data(s_, trim(runner::detail::read_text(p_.key.string() + ".pub")), !target.empty()),
+        cloud_meta_data(s_));
     const Accel accel = choose_accel();
     out << label() << ": starting " << s_.qemu_bin << " (" << accel_name(accel) << ", " << s_.cpus
         << " vCPUs, " << s_.mem_mb << " MiB)"
