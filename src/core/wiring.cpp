@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/macs.hpp"
+#include "sys/tc.hpp"
 
 namespace patchbay::detail {
 
@@ -113,6 +114,17 @@ DevicePlan plan_device(DeviceRec& d, RouterMap& rts, bool ra_driven, const Wirin
   return p;
 }
 
+// A bridge port the link engine may take over one day gets its clsact qdisc now, while it is
+// down: grafting one onto a running device deactivates its queues for an RCU grace period, so
+// adding it when the first condition comes would drop the frames in flight towards the node.
+void add_bridge_port_veth(sys::NlBatch& b, const VethSpec& v) {
+  sys::LinkEnd port = v.port;
+  port.up = false;
+  sys::add_veth(b, port, v.peer);
+  sys::add_clsact(b, port.ifindex);
+  if (v.port.up) sys::set_link(b, port.ifindex, true);
+}
+
 void add_iface_setup(sys::NlBatch& b, const IfaceSetup& s) {
   sys::set_link(b, s.ifindex, s.up, std::nullopt, std::nullopt, "bring up " + s.name);
   for (auto& a : s.addrs) sys::add_addr(b, s.ifindex, a.addr, a.prefix_len, a.nodad);
@@ -139,7 +151,7 @@ void NodeWiring::wire_router(const RouterPlan& p, Netns& ns, const std::string& 
     p.uplink.port_ns->commit(ib);  // a router extending the IX hangs off the IX
   }
   sys::NlBatch ub(owner + ": build uplink");
-  sys::add_veth(ub, p.uplink.port, p.uplink.peer);
+  add_bridge_port_veth(ub, p.uplink);
   p.uplink.port_ns->commit(ub);
 
   sys::NlBatch wb(owner + ": build uplink");
@@ -153,7 +165,7 @@ void NodeWiring::wire_device(const DevicePlan& p, Netns& ns, const std::string& 
   std::map<Netns*, sys::NlBatch> per_router;
   for (auto& v : p.veths) {
     auto [it, fresh] = per_router.try_emplace(v.port_ns, owner + ": build");
-    sys::add_veth(it->second, v.port, v.peer);
+    add_bridge_port_veth(it->second, v);
   }
   for (auto& [rns, b] : per_router) rns->commit(b);
 
@@ -166,7 +178,7 @@ void NodeWiring::wire_device(const DevicePlan& p, Netns& ns, const std::string& 
 void NodeWiring::wire_iface(const VethSpec& v, const IfaceSetup& s, Netns& ns, bool wait_dad_after,
                             const std::string& owner) {
   sys::NlBatch rb(owner + ": wire " + s.name);
-  sys::add_veth(rb, v.port, v.peer);
+  add_bridge_port_veth(rb, v);
   v.port_ns->commit(rb);
   sys::NlBatch db(owner + ": configure " + s.name);
   add_iface_setup(db, s);

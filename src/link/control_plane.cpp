@@ -91,29 +91,43 @@ void ControlPlane::plumb_port(Bridge& br, Port& p) {
       data_.call([&] { data_.install_port_socket(br, p, std::move(sock)); });
       p.has_sock = true;
     }
-    sys::NlBatch b(p.spec.what);
-    if (!p.clsact) sys::add_clsact(b, p.spec.ifindex);
-    // Frames from the node are dropped at tc ingress, after the engine's socket has copied
-    // them (packet taps run before tc): one cls_bpf direct-action "drop" (no act_gact here).
-    sys::add_drop_all(b, p.spec.ifindex, true, kRedirectPrio);
-    sys::set_bridge_port(b, p.spec.ifindex, port_flags(false));
-    br.ns.commit(b);
-    p.clsact = true;
-    forget_fdb(br, p.spec.ifindex, p.spec.peer_mac);
+    // The engine takes the port's frames before the kernel stops bridging them: a frame in
+    // between is delivered twice rather than dropped by tc with nobody reading it.
     data_.call([&] { data_.route_port(br, p); });
+    try {
+      sys::NlBatch b(p.spec.what);
+      // Frames from the node are dropped at tc ingress, after the engine's socket has copied
+      // them (packet taps run before tc): one cls_bpf direct-action "drop" (no act_gact here).
+      sys::add_drop_all(b, p.spec.ifindex, true, kRedirectPrio);
+      sys::set_bridge_port(b, p.spec.ifindex, port_flags(false));
+      br.ns.commit(b);
+    } catch (...) {
+      data_.call([&] {
+        data_.unroute(p);
+        data_.stop_reading(p);
+      });
+      throw;
+    }
+    forget_fdb(br, p.spec.ifindex, p.spec.peer_mac);
   } catch (const Error& e) {
     throw ImpairmentError(p.spec.what, std::string("link engine attach: ") + e.what());
   }
 }
 
+// The kernel's plain path comes back before the engine lets go of the port (data_plane.hpp), so
+// a frame crossing during the hand-over is delivered twice at worst, never dropped.
 void ControlPlane::restore(std::uint64_t bridge_id, int ifindex) {
   Bridge* br = nullptr;
-  Port* p = data_.call([&] { return data_.unroute_drained(bridge_id, ifindex, br); });
+  Port* p = data_.call([&] { return data_.restorable(bridge_id, ifindex, br); });
   if (p == nullptr) return;
   sys::NlBatch b(p->spec.what);
   sys::del_filters(b, p->spec.ifindex, true, kRedirectPrio);
   sys::set_bridge_port(b, p->spec.ifindex, port_flags(true));
   br->ns.commit(b);
+  data_.call([&] {
+    data_.stop_reading(*p);
+    data_.unroute(*p);
+  });
   // The bridge learned the peer behind the trunk; forget it so it relearns on the real port.
   forget_fdb(*br, br->trunk_if, p->spec.peer_mac);
 }

@@ -213,10 +213,10 @@ void DataPlane::forward(DirSlot& s, sys::PacketSocket& to, const virtio_net_hdr&
   }
 }
 
-void DataPlane::read_port(Port& p) {
+std::size_t DataPlane::read_port(Port& p) {
   Nanos now = now_ns();
   Bridge& br = *p.src.br;
-  p.sock.receive(
+  return p.sock.receive(
       [&](const virtio_net_hdr& h, std::span<const std::uint8_t> f) {
         if (!p.plumbed || !br.plumbed) return;
         forward(*p.up, br.trunk, h, f, now, p.memory_drops);
@@ -302,8 +302,9 @@ void DataPlane::deliver_down(Bridge& br, const virtio_net_hdr& h, std::span<cons
     return;
   }
   auto it = br.by_mac.find(mac_key(f.data()));
-  if (it == br.by_mac.end() || !it->second->plumbed) return;  // the bridge flooded it; not ours
+  if (it == br.by_mac.end()) return;  // the bridge flooded it; not ours
   Port& p = *it->second;
+  if (!p.plumbed && now >= p.leaving_until) return;
   forward(*p.down, p.sock, h, f, now, p.memory_drops);
 }
 
@@ -448,7 +449,7 @@ void DataPlane::route_port(Bridge& br, Port& p) {
   br.by_mac[p.key] = &p;
 }
 
-Port* DataPlane::unroute_drained(std::uint64_t bridge_id, int ifindex, Bridge*& br_out) {
+Port* DataPlane::restorable(std::uint64_t bridge_id, int ifindex, Bridge*& br_out) {
   Bridge* br = find_bridge(bridge_id);
   if (br == nullptr) return nullptr;
   auto it = br->ports.find(ifindex);
@@ -456,11 +457,21 @@ Port* DataPlane::unroute_drained(std::uint64_t bridge_id, int ifindex, Bridge*& 
   Port& p = *it->second;
   const bool pending = std::exchange(p.unplumb_pending, false);
   if (!pending || !p.plumbed || wants_routing(*br, p)) return nullptr;
-  p.sock.park();
-  p.plumbed = false;
-  br->by_mac.erase(p.key);
   br_out = br;
   return &p;
+}
+
+void DataPlane::stop_reading(Port& p) {
+  // Bounded: the ring holds at most kPortRing frames, and a flood must not keep this loop going.
+  for (int pass = 0; pass < 64 && read_port(p) == kRxBudget; ++pass) {
+  }
+  p.sock.park();
+  flush();  // sent before the control plane makes the bridge forget the trunk
+}
+
+void DataPlane::unroute(Port& p) {
+  p.plumbed = false;
+  p.leaving_until = now_ns() + kLeaveGrace;
 }
 
 Hub* DataPlane::find_hub(int ns_fd) {

@@ -57,9 +57,18 @@ class DataPlane {
   void install_trunk(Bridge& br, sys::PacketSocket sock);
   void install_port_socket(Bridge& br, Port& p, sys::PacketSocket sock);
   void route_port(Bridge& br, Port& p);  // the kernel side is ready: frames take the engine
-  // For a drained port still unwanted: parks it and takes it off the engine path; returns it (and
-  // its bridge) so the control plane restores the kernel side. Null otherwise.
-  Port* unroute_drained(std::uint64_t br, int ifindex, Bridge*& br_out);
+  // Taking a drained port off the engine, in three hand-overs around the control plane's kernel
+  // work, so that no frame of the port is lost in between (a duplicate is the price):
+  //  1. restorable: the port (and its bridge) if it drained and is still unwanted, else null. It
+  //     stays routed while the kernel's plain path comes back.
+  //  2. stop_reading: once the kernel bridges the port itself, forwards what the socket still
+  //     holds (frames tc dropped before that), parks it and sends what it forwarded.
+  //  3. unroute: off the engine path. For kLeaveGrace, frames the bridge still sends to the trunk
+  //     for the port's MAC reach it, while the control plane makes the bridge forget the trunk.
+  // The control thread runs them in one task, so no port change comes in between.
+  Port* restorable(std::uint64_t br, int ifindex, Bridge*& br_out);
+  void stop_reading(Port& p);
+  void unroute(Port& p);
   Hub* find_hub(int ns_fd);
   Hub* install_hub(int ns_fd, sys::PacketSocket sock);
 
@@ -84,7 +93,7 @@ class DataPlane {
   void forward(DirSlot& s, sys::PacketSocket& to, const virtio_net_hdr& h,
                std::span<const std::uint8_t> bytes, Nanos now, std::uint64_t& memory_drops,
                int to_ifindex = 0);
-  void read_port(Port& p);
+  std::size_t read_port(Port& p);  // frames read
   void read_hub(Hub& hub);
   void process_l3(Hub& hub, L3End& e, const virtio_net_hdr& h, std::span<const std::uint8_t> f);
   void read_trunk(Bridge& br);

@@ -60,7 +60,7 @@ struct DirConfig {
 
 struct PortSpec {
   std::uint64_t link_id = 0;  // names the port's random streams (iface id, child router id)
-  int ifindex = 0;            // the bridge port
+  int ifindex = 0;            // the bridge port; it has a clsact qdisc (core/wiring.cpp says why)
   sys::Mac peer_mac{};        // MAC of the node's end
   std::string what;           // "device 'd1' iface 'eth0'"
 };

@@ -30,6 +30,7 @@ constexpr std::uint16_t kRedirectPrio = 1;
 constexpr std::uint64_t kSeedUp = 0x7570;        // "up"
 constexpr std::uint64_t kSeedDown = 0x646f;      // "do"
 constexpr std::uint64_t kSeedDownlink = 0x646c;  // "dl"
+constexpr Nanos kLeaveGrace = 1'000'000'000;     // Port::leaving_until after a restore
 constexpr std::size_t kRxBudget = 256;           // frames per socket per wake-up (fairness)
 // Engine sockets have no mmap ring: a TPACKET_V2 slot must hold a whole 64 KB GSO frame, so a
 // ring costs ~4.4 MB per 64 slots and 8-28 ms to allocate, for every conditioned port. Frames
@@ -133,13 +134,12 @@ struct Hub {
 };
 
 // A bridge port that is or was engine-routed. `spec` and `key` never change; the control plane
-// owns `has_sock` and `clsact` (what exists in the kernel); everything else is the data plane's.
+// owns `has_sock` (what exists in the kernel); everything else is the data plane's.
 struct Port {
   PortSpec spec;
   std::uint64_t key = 0;  // peer MAC
   // Control plane.
   bool has_sock = false;  // the socket was opened and handed to the data plane
-  bool clsact = false;    // the clsact qdisc exists on the port
   // Data plane.
   std::optional<DirConfig> up_cfg, down_cfg;
   std::unique_ptr<DirSlot> up, down;
@@ -148,6 +148,9 @@ struct Port {
   bool watched = false;          // sock is in the epoll set
   bool plumbed = false;          // frames take the engine path (by_mac holds the port)
   bool unplumb_pending = false;  // drained; the control plane is asked to restore the plain path
+  // After a restore: until then, frames the bridge still sends to the trunk for the port's MAC
+  // (a frame in flight may have taught it the trunk again) are delivered, not dropped.
+  Nanos leaving_until = 0;
   std::uint64_t memory_drops = 0;
 };
 
@@ -168,7 +171,7 @@ struct Bridge {
   sys::PacketSocket trunk;
   Source src;
   std::unordered_map<int, std::unique_ptr<Port>> ports;  // by bridge-port ifindex
-  std::unordered_map<std::uint64_t, Port*> by_mac;       // routed ports only
+  std::unordered_map<std::uint64_t, Port*> by_mac;       // ports that are or were routed
   std::optional<DirConfig> downlink_cfg;
   std::unique_ptr<DirSlot> downlink;
 };

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <numeric>
@@ -92,6 +93,45 @@ TEST(LinkCondition, ClearingReturnsToThePlainPath) {
   while (i.link_stats().engine_routed && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(i.link_stats().engine_routed);
   EXPECT_NEAR(t.rtt_ms(5), base, 5.0);  // still connected on the plain veth
+}
+
+// Moving a port onto the engine and back again while a stream runs: the kernel's path and the
+// engine's overlap during each hand-over, so a datagram may arrive twice but none is lost.
+TEST(LinkCondition, SwitchingPathsUnderAStreamLosesNoDatagram) {
+  LinkLab t;
+  t.rtt_ms(3);
+  auto i = t.dev.default_iface();
+  std::atomic<bool> stop{false};
+  int rounds = 0;
+  std::thread toggler([&] {
+    while (!stop.load()) {
+      i.set_condition(latency(1), LinkDirection::Up);
+      std::this_thread::sleep_for(20ms);
+      i.clear_condition();
+      auto deadline = Clock::now() + 2s;
+      while (i.link_stats().engine_routed && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+      ++rounds;
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  constexpr std::uint32_t kCount = 6000;
+  const auto pace = std::chrono::microseconds(200);
+  std::vector<std::uint32_t> down;
+  std::thread to_dev([&] { down = udp_ids(t.srv, t.dev, SocketAddr(*t.dev.ip(), 4001), kCount, pace); });
+  auto up = udp_ids(t.dev, t.srv, SocketAddr(*t.srv.ip(), 4000), kCount, pace);
+  to_dev.join();
+  stop = true;
+  toggler.join();
+  EXPECT_GE(rounds, 3);  // the streams overlapped several hand-overs both ways
+  for (const auto* got : {&up, &down}) {
+    std::set<std::uint32_t> ids(got->begin(), got->end());
+    std::vector<std::uint32_t> missing;
+    for (std::uint32_t k = 0; k < kCount; ++k)
+      if (!ids.count(k)) missing.push_back(k);
+    EXPECT_TRUE(missing.empty()) << (got == &up ? "dev->srv: " : "srv->dev: ") << missing.size() << " of "
+                                 << kCount << " lost over " << rounds << " rounds, first "
+                                 << (missing.empty() ? 0 : missing.front());
+  }
 }
 
 // A port handed back to the plain path keeps its engine socket and clsact qdisc (control-plane

@@ -369,8 +369,7 @@ TEST(PacketSocket, EnginePortForwardsThroughPacketSockets) {
 
   // Cut d1's port out of the bridge.
   {
-    sys::NlBatch b("router 'r'");
-    sys::add_clsact(b, fx.port1);
+    sys::NlBatch b("router 'r'");  // the lab made the port with its clsact qdisc
     sys::add_redirect_all(b, fx.port1, /*ingress=*/true, pbs0, /*prio=*/1);
     sys::set_bridge_port(b, fx.port1, port_flags(false));
     fx.commit(std::move(b));
@@ -473,8 +472,7 @@ TEST(PacketSocket, BpfDropAllDropsIngressAfterTheTap) {
   const IpAddr d2ip(*fx.d2.ip());
   ASSERT_TRUE(pings(fx.d1, d2ip));
   {
-    sys::NlBatch b("router 'r'");
-    sys::add_clsact(b, fx.port1);
+    sys::NlBatch b("router 'r'");  // the lab made the port with its clsact qdisc
     sys::add_drop_all(b, fx.port1, /*ingress=*/true, /*prio=*/1);
     fx.commit(std::move(b));
   }
