@@ -109,7 +109,7 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
 
   try {
     d->ns = wiring_->new_namespace();
-    wiring_->wire_device(plan_device(*d, rts, ra_driven(*d), wiring_context()), *d->ns, d->describe());
+    wiring_->wire_device(plan_device(*d, rts, ra_->driven(*d), wiring_context()), *d->ns, d->describe());
   } catch (...) {
     // Deleting the router-side ends removes the pairs even if the namespace lingers.
     for (auto& i : d->ifaces) {
@@ -131,9 +131,9 @@ std::shared_ptr<DeviceRec> LabCore::build_device(const DeviceConfig& cfg) {
   logs_->publish(d->id, d->log);
   try {
     links_->attach_device_links(*d);
-    if (ra_driven(*d)) {
+    if (ra_->driven(*d)) {
       std::lock_guard lk(d->mu);
-      for (auto& i : d->ifaces) provision_ra(*d, i, true);
+      for (auto& i : d->ifaces) ra_->provision(*d, i, true);
     }
   } catch (...) {
     try {

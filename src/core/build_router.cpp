@@ -122,9 +122,7 @@ std::shared_ptr<RouterRec> LabCore::build_router(const RouterConfig& cfg) {
     r->ns = wiring_->new_namespace();
     wiring_->wire_router(plan_router(*r, parent.get(), wiring_context()), *r->ns, r->describe());
     install_routes(routes);
-    apply_netfilter_at_build(*r);
-    if (cfg.block_frag_needed) set_block_frag_needed(*r, true, false);
-    if (r->nat_v6 != NatV6Mode::None) apply_nat_v6(*r, r->nat_v6);
+    nat_->apply_at_build(*r, cfg.block_frag_needed);
   } catch (...) {
     remove_routes(routes);
     if (r->nat_attached) services_->nat_controller().detach(r->id);
@@ -277,8 +275,8 @@ void LabCore::remove_router(NodeId id) {
   std::lock_guard nlk(r->mu);
   terminate_children(r->id);
   r->stop_workers();
-  stop_ra(*r);
-  stop_nat64(*r);
+  ra_->stop(*r);
+  nat_->stop_nat64(*r);
   links_->detach_router_links(*r);
   if (r->region) regions_->router_removed(*r, r->ancestor_routes);
   if (r->nat_attached) services_->nat_controller().detach(r->id);

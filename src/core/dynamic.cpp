@@ -58,7 +58,7 @@ void LabCore::release_iface_addrs(const IfaceRec& i, NodeId dev) {
 }
 
 void LabCore::install_default_routes(DeviceRec& d, const IfaceRec& i) {
-  const bool ra = ra_driven(d);
+  const bool ra = ra_->driven(d);
   sys::NlBatch b(d.describe() + ": default route via " + i.name);
   if (i.gw) sys::add_route(b, sys::default_route(*i.gw, i.ifindex));
   if (i.gw6 && !ra) sys::add_route(b, sys::default_route(*i.gw6, i.ifindex));
@@ -119,7 +119,7 @@ void LabCore::set_link_up(DeviceRec& d, IfaceRec& i, bool up) {
       if (a.is_v6()) sys::add_addr(ab, i.ifindex, a, len);
     if (!ab.empty()) d.ns->commit(ab);
     if (d.default_if == i.name) install_default_routes(d, i);
-    if (ra_driven(d)) provision_ra(d, i, false);
+    if (ra_->driven(d)) ra_->provision(d, i, false);
   }
   emit(up ? "link_up" : "link_down", {{"device", d.name}, {"iface", i.name}});
 }
@@ -129,7 +129,7 @@ void LabCore::set_default_route(DeviceRec& d, const std::string& ifname) {
   if (!i) throw NotFound(d.describe(), "set_default_route: no interface '" + ifname + "'");
   d.default_if = ifname;
   if (i->up) install_default_routes(d, *i);
-  if (ra_driven(d)) provision_ra(d, *i, false);
+  if (ra_->driven(d)) ra_->provision(d, *i, false);
   emit("default_route_changed", {{"device", d.name}, {"iface", ifname}});
 }
 
@@ -162,7 +162,7 @@ void LabCore::add_iface(DeviceRec& d, const std::string& ifname, NodeId router,
   }
   d.ifaces.push_back(i);
   links_->push_iface(d, d.ifaces.back());
-  if (ra_driven(d)) provision_ra(d, d.ifaces.back(), false);
+  if (ra_->driven(d)) ra_->provision(d, d.ifaces.back(), false);
   emit("interface_added", {{"device", d.name}, {"iface", iface_snapshot(d, d.ifaces.back())}});
 }
 
@@ -232,7 +232,7 @@ void LabCore::replug_iface(DeviceRec& d, const std::string& ifname, NodeId to) {
   }
   *d.find(ifname) = i;
   links_->push_iface(d, *d.find(ifname));
-  if (ra_driven(d)) provision_ra(d, *d.find(ifname), false);
+  if (ra_->driven(d)) ra_->provision(d, *d.find(ifname), false);
   emit("interface_replugged", {{"device", d.name},
                                {"iface_name", ifname},
                                {"from_router", nodes_.name_of(old.router)},

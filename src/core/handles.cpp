@@ -103,17 +103,17 @@ void Router::set_nat_mode(Nat nat) {
 
 void Router::flush_nat_state() {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->flush_nat_state(r); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->nat().flush_state(r); });
 }
 
 std::vector<NatBinding> Router::nat_mappings() const {
   auto c = core();
-  return locked(as_router(rec()), [&](RouterRec& r) { return c->nat_mappings(r); });
+  return locked(as_router(rec()), [&](RouterRec& r) { return c->nat().mappings(r); });
 }
 
 void Router::set_firewall(Firewall fw) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_firewall(r, fw); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->nat().set_firewall(r, fw); });
 }
 
 void Router::set_nat_v6_mode(NatV6Mode m) {
@@ -136,15 +136,15 @@ std::uint64_t Router::ra_lifetime_secs() const {
 }
 void Router::set_ra_enabled(bool on) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, on, std::nullopt, std::nullopt); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->ra().set_ra(r, on, std::nullopt, std::nullopt); });
 }
 void Router::set_ra_interval_secs(std::uint64_t s) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, std::nullopt, s, std::nullopt); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->ra().set_ra(r, std::nullopt, s, std::nullopt); });
 }
 void Router::set_ra_lifetime_secs(std::uint64_t s) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_ra(r, std::nullopt, std::nullopt, s); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->ra().set_ra(r, std::nullopt, std::nullopt, s); });
 }
 
 bool Router::block_icmp_frag_needed() const {
@@ -152,7 +152,7 @@ bool Router::block_icmp_frag_needed() const {
 }
 void Router::set_block_icmp_frag_needed(bool on) {
   auto c = core();
-  locked(as_router(rec()), [&](RouterRec& r) { c->set_block_frag_needed(r, on); });
+  locked(as_router(rec()), [&](RouterRec& r) { c->nat().set_block_frag_needed(r, on); });
 }
 
 std::optional<LinkCondition> Router::downlink_condition() const {

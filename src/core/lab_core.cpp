@@ -102,6 +102,12 @@ LabCore::LabCore(LabOpts opts)
   links_ = std::make_unique<LinkControl>(
       *services_, nodes_, plan_mu_,
       [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
+  nat_ = std::make_unique<NatControl>(
+      *setup_, *services_, *wire_, seed_,
+      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
+  ra_ = std::make_unique<RaControl>(
+      *setup_, *services_, nodes_, opts_.provisioning_mode(),
+      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
   create_root();
 }
 
@@ -113,7 +119,7 @@ std::vector<sys::Sysctl> LabCore::lab_sysctls() const {
   // No automatic link-local addresses: IPv6-capable interfaces get the deterministic one (SPEC
   // 3.6) and IPv4-only nodes stay silent on IPv6 (no DAD, MLD or RS floods on shared bridges).
   std::vector<sys::Sysctl> s{{"net/ipv6/conf/default/addr_gen_mode", "1"},
-                             // Only RA-driven interfaces listen to RAs (provision_ra turns it on).
+                             // Only RA-driven interfaces listen to RAs (RaControl::provision turns it on).
                              {"net/ipv6/conf/all/accept_ra", "0"},
                              {"net/ipv6/conf/default/accept_ra", "0"}};
   if (opts_.dad_mode() == Ipv6DadMode::Disabled) {

@@ -1,8 +1,9 @@
 // The lab: its options, the operation gate (enter_op/shutdown), the address plan, and the
 // orchestration that turns router and device configurations (node_configs.hpp) into kernel objects
 // and records (records.hpp), found through the NodeRegistry. The services (event loop, NAT
-// controller, link engine, spawner: services.hpp), the regions (regions.hpp) and DNS (dns.hpp)
-// are parts of their own that it owns. Handles (Router, Device, ...) are thin views onto this.
+// controller, link engine, spawner: services.hpp), link conditions (link_control.hpp), a router's
+// NAT and firewall (nat_control.hpp), router advertisements (ra_control.hpp), the regions (regions.hpp) and
+// DNS (dns.hpp) are parts of their own that it owns. Handles (Router, Device, ...) are thin views onto this.
 //
 // Locking: the plan lock (`plan_mu_`) guards the address plan, the host pools and the topology
 // fields of the records; it is never held across a kernel call. Each node has its own `mu` for
@@ -25,10 +26,12 @@
 #include "core/addr_plan.hpp"
 #include "core/dns.hpp"
 #include "core/link_control.hpp"
+#include "core/nat_control.hpp"
 #include "core/netns.hpp"
 #include "core/node_configs.hpp"
 #include "core/node_logs.hpp"
 #include "core/node_registry.hpp"
+#include "core/ra_control.hpp"
 #include "core/records.hpp"
 #include "core/regions.hpp"
 #include "core/services.hpp"
@@ -79,22 +82,12 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   std::shared_ptr<DeviceRec> build_device(const DeviceConfig& cfg);
   void remove_device(NodeId id);
   void remove_router(NodeId id);
-  // Runtime NAT/firewall changes; the caller holds the router's lock.
+  // NAT mode changes, which move the ancestors' routes with them (router_nat.cpp); the caller
+  // holds the router's lock. The rest of a router's NAT and firewall is nat()'s.
   void set_nat(RouterRec& r, const Nat& n);
-  void set_firewall(RouterRec& r, const Firewall& f);
-  void flush_nat_state(RouterRec& r);
-  std::vector<NatBinding> nat_mappings(RouterRec& r);
-  void set_block_frag_needed(RouterRec& r, bool on, bool emit_event = true);  // caller holds r.mu
-  void set_nat_v6(RouterRec& r, NatV6Mode m);                                 // caller holds r.mu
-  // RA-driven provisioning (ra.cpp). set_ra: caller holds r.mu.
-  void set_ra(RouterRec& r, std::optional<bool> enabled, std::optional<std::uint64_t> interval,
-              std::optional<std::uint64_t> lifetime);
-  bool ra_driven(const DeviceRec& d) const;
-  // Accept RAs on `i` (default route only on the default interface), start its router's RAs and
-  // solicit; `wait`: until the RA default route exists (2 s, TimeoutError).
-  void provision_ra(DeviceRec& d, IfaceRec& i, bool wait);
-  void send_rs(DeviceRec& d, const IfaceRec& i);
-  bool link_running(DeviceRec& d, const IfaceRec& i);
+  void set_nat_v6(RouterRec& r, NatV6Mode m);
+  NatControl& nat() { return *nat_; }  // NAT, firewall, PMTU, NAT64 in the kernel (nat_control.hpp)
+  RaControl& ra() { return *ra_; }     // RA-driven provisioning (ra_control.hpp)
 
   Regions& regions() { return *regions_; }  // SPEC 8 (regions.hpp)
   WireNamespace& wire() { return *wire_; }  // region links and NAT64 veths
@@ -145,12 +138,6 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
 
  private:
   void create_root();
-  void open_netfilter(RouterRec& r);  // nft context + netfilter socket, inside the namespace
-  void open_nfnl(RouterRec& r);       // the netfilter socket only (NAT and firewall need no more)
-  // `firewall`: an inet batch applied in the same transaction (the firewall at build time).
-  void apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall = nullptr);
-  void apply_netfilter_at_build(RouterRec& r);
-  void apply_firewall(RouterRec& r, const Firewall& f);
   // build_router in two steps: the addresses from the plan (plan lock held), then the kernel
   // objects (namespace, sysctls, LAN bridge, uplink veth: wiring.hpp) without it.
   void alloc_router_addrs(RouterRec& r, const RouterConfig& cfg, const RouterRec* parent,
@@ -171,14 +158,7 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   void wire_iface(DeviceRec& d, IfaceRec& i, RouterRec& rt);  // veth + addresses (+ routes if default)
   void install_default_routes(DeviceRec& d, const IfaceRec& i);
   bool dad() const { return opts_.dad_mode() == Ipv6DadMode::Enabled; }
-  void ensure_ra(RouterRec& r);  // r.mu held
-  void stop_ra(RouterRec& r);
-  bool has_ra_default_route(DeviceRec& d, const IfaceRec& i);
-  // IPv6 NAT (nat_v6.cpp).
   Ipv6Net alloc_npt_prefix(const RouterRec& r, const std::string& owner);  // plan lock held
-  void apply_nat_v6(RouterRec& r, NatV6Mode m);
-  void start_nat64(RouterRec& r);  // nat64_router.cpp
-  void stop_nat64(RouterRec& r);
 
   LabOpts opts_;
   std::uint64_t seq_;
@@ -207,6 +187,8 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
   LabState state_;                         // the reducer applied to every event (what state.json will hold)
   std::unique_ptr<LabServices> services_;  // made right after setup_, stopped by shutdown()
   std::unique_ptr<LinkControl> links_;     // made right after services_
+  std::unique_ptr<NatControl> nat_;        // made right after links_
+  std::unique_ptr<RaControl> ra_;          // made right after nat_
   std::unique_ptr<DnsOverlay> dns_;        // made in the constructor, emptied by shutdown()
   std::unique_ptr<WireNamespace> wire_;    // made right after setup_
   std::unique_ptr<Regions> regions_;       // made in the constructor

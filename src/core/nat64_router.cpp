@@ -7,8 +7,8 @@
 // translated IPv4 leaves through the WAN masqueraded to the router's address (table
 // ip pb_nat64), and everything the translator emits comes back into the router on the same veth.
 #include "core/ids.hpp"
-#include "core/lab_core.hpp"
 #include "core/macs.hpp"
+#include "core/nat_control.hpp"
 #include "nat64/translator.hpp"
 
 namespace patchbay::detail {
@@ -28,13 +28,13 @@ std::int64_t now_ns() {
 
 }  // namespace
 
-void LabCore::start_nat64(RouterRec& r) {
+void NatControl::start_nat64(RouterRec& r) {
   const std::string ctx = r.describe() + ": set_nat_v6_mode(nat64)";
   if (r.nat64_ifindex) return;
   if (!r.wan_ip)
     throw InvalidArgument(ctx, "NAT64 needs an IPv4 uplink (ip_support is " + to_string(r.ip_support) + ")");
   if (!r.lan6) throw InvalidArgument(ctx, "NAT64 needs an IPv6 LAN");
-  auto w = wire_->get();
+  auto w = wire_.get();
   const int wi = w->alloc_ifindex(), ri = r.ns->alloc_ifindex();
   const sys::Mac wmac = sys::make_mac(((0xE20000ULL + r.id.value) << 4) | 1);
   const sys::Mac rmac = mac_for(r.id, kNat64);
@@ -69,25 +69,25 @@ void LabCore::start_nat64(RouterRec& r) {
       ctx);
   auto tr =
       std::make_shared<nat64::Translator>(nat64::Config{}, core::seed3(seed_, r.id.value, kNat64Purpose));
-  services_->engine().add_l3(kEngineIdBase + r.id.value, engine_access(w), wi, rmac, wmac,
-                             [tr, out = std::vector<nat64::Out>()](
-                                 std::uint16_t type, std::span<const std::uint8_t> pkt, auto& emit) mutable {
-                               out.clear();
-                               if (type == 0x86dd)
-                                 tr->from_v6(pkt, now_ns(), out);
-                               else
-                                 tr->from_v4(pkt, now_ns(), out);
-                               for (auto& o : out)
-                                 emit.emplace_back(o.to == nat64::Side::V4 ? 0x0800 : 0x86dd,
-                                                   std::move(o.bytes));
-                             });
+  services_.engine().add_l3(kEngineIdBase + r.id.value, engine_access(w), wi, rmac, wmac,
+                            [tr, out = std::vector<nat64::Out>()](
+                                std::uint16_t type, std::span<const std::uint8_t> pkt, auto& emit) mutable {
+                              out.clear();
+                              if (type == 0x86dd)
+                                tr->from_v6(pkt, now_ns(), out);
+                              else
+                                tr->from_v4(pkt, now_ns(), out);
+                              for (auto& o : out)
+                                emit.emplace_back(o.to == nat64::Side::V4 ? 0x0800 : 0x86dd,
+                                                  std::move(o.bytes));
+                            });
   r.nat64_ifindex = ri;
   r.nat64_wire_ifindex = wi;
 }
 
-void LabCore::stop_nat64(RouterRec& r) {
+void NatControl::stop_nat64(RouterRec& r) {
   if (!r.nat64_ifindex) return;
-  if (auto* eng = services_->engine_if_started()) eng->remove_l3(kEngineIdBase + r.id.value);
+  if (auto* eng = services_.engine_if_started()) eng->remove_l3(kEngineIdBase + r.id.value);
   try {
     sys::NlBatch b(r.describe() + ": remove NAT64");
     sys::del_link(b, r.nat64_ifindex, "delete nat64");

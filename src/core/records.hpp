@@ -31,7 +31,7 @@
 namespace patchbay::detail {
 
 enum class NodeKind { Ix, Router, Device };
-struct RaService;  // ra.cpp
+struct RaService;  // ra_control.cpp
 
 // InvalidArgument naming the node unless `n` is a valid node name (1-64 of [A-Za-z0-9_-], not
 // starting with the reserved "region_").

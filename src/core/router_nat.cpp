@@ -1,107 +1,14 @@
-// A router's IPv4 NAT and firewall: applying, replacing and flushing them.
+// The LabCore side of a router's NAT changes: the kernel work is NatControl's (nat_control.hpp);
+// here the routes the ancestors hold for the router follow the mode, and the NPTv6 external
+// prefix comes from the address plan.
 #include "core/lab_core.hpp"
-#include "nat/rules.hpp"
-#include "nat/rules_netlink.hpp"
-#include "sys/nfqueue.hpp"
 
 namespace patchbay::detail {
-
-void LabCore::open_netfilter(RouterRec& r) {
-  if (r.nft && r.nfnl) return;
-  setup_->in_netns(r.ns->fd.get(), [&] {
-    if (!r.nft) r.nft.emplace(sys::NftContext::create());
-    if (!r.nfnl) r.nfnl.emplace(sys::NfnlSocket::open(r.describe()));
-  });
-}
-
-void LabCore::open_nfnl(RouterRec& r) {
-  if (r.nfnl) return;
-  setup_->in_netns(r.ns->fd.get(), [&] { r.nfnl.emplace(sys::NfnlSocket::open(r.describe())); });
-}
-
-void LabCore::apply_nat(RouterRec& r, const Nat& n, sys::NftBatch* firewall) {
-  const std::string ctx = "set_nat_mode(" + n.to_string() + ")";
-  auto cfg = n.to_config();
-  if (!cfg) {
-    sys::NftBatch b(NFPROTO_IPV4);
-    if (r.nat_installed) nat::add_nat_remove(b);
-    if (!b.messages().empty() || (firewall && !firewall->messages().empty())) {
-      open_nfnl(r);
-      r.nfnl->apply({&b, firewall}, ctx);
-    }
-    r.nat_installed = false;
-    if (r.nat_attached) {
-      services_->nat_controller().detach(r.id);
-      r.nat_attached = false;
-    }
-    return;
-  }
-  if (!r.wan_ip || !r.lan4)
-    throw InvalidArgument(
-        r.describe() + ": " + ctx,
-        "an IPv4 NAT needs an IPv4 uplink and LAN (ip_support is " + to_string(r.ip_support) + ")");
-  // One hop into the namespace for everything that must be opened or written inside it.
-  std::vector<sys::Sysctl> timeouts;
-  for (auto& kv : nat::conntrack_sysctls(cfg->timeouts)) timeouts.push_back({kv.path, kv.value});
-  sys::NfQueue q;
-  std::optional<sys::NfnlSocket> ctl;
-  setup_->in_netns(r.ns->fd.get(), [&] {
-    if (!r.nfnl) r.nfnl.emplace(sys::NfnlSocket::open(r.describe()));
-    sys::write_sysctls(timeouts);
-    if (!r.nat_attached) {
-      q = sys::NfQueue::open(nat::kQueueNum, 128);
-      ctl.emplace(sys::NfnlSocket::open(r.describe() + ": NAT controller"));
-    }
-  });
-  // The controller must hold the queue before the rule that feeds it exists.
-  if (!r.nat_attached) {
-    services_->nat_controller().attach(r.id, std::move(q), std::move(*ctl), *cfg, *r.wan_ip, r.log);
-    r.nat_attached = true;
-  } else {
-    services_->nat_controller().reconfigure(r.id, *cfg, *r.wan_ip);
-  }
-  sys::NftBatch b(NFPROTO_IPV4);
-  if (!r.queue_installed) nat::add_nat_queue_table(b);
-  nat::add_nat_ruleset(b, nat::NatParams{r.wan_name, r.lan_name, *r.wan_ip, *cfg}, r.nat_installed);
-  r.nfnl->apply({&b, firewall}, ctx);
-  if (!r.queue_installed) {
-    // An xtables NFQUEUE target through nft_compat (this kernel has no nft `queue`). "bypass" lets
-    // packets through (masqueraded) if the controller is ever gone.
-    r.nfnl->add_queue_rule(NFPROTO_IPV4, nat::kQueueTable, nat::kQueueChain, nat::kQueueNum, true);
-    r.queue_installed = true;
-  }
-  r.nat_installed = true;
-}
-
-void LabCore::apply_netfilter_at_build(RouterRec& r) {
-  // One transaction for NAT and firewall.
-  std::optional<sys::NftBatch> fw;
-  if (r.firewall.kind() != Firewall::Kind::None) {
-    fw.emplace(NFPROTO_INET);
-    nat::add_firewall_ruleset(*fw, nat::FirewallParams{r.wan_name, r.firewall.to_config()}, false);
-    r.fw_installed = true;
-  }
-  if (r.nat.kind() != Nat::Kind::None || fw) apply_nat(r, r.nat, fw ? &*fw : nullptr);
-}
-
-void LabCore::apply_firewall(RouterRec& r, const Firewall& f) {
-  const std::string ctx = "set_firewall(" + f.to_string() + ")";
-  sys::NftBatch b(NFPROTO_INET);
-  if (f.kind() == Firewall::Kind::None) {
-    if (!r.fw_installed) return;
-    nat::add_firewall_remove(b);
-  } else {
-    nat::add_firewall_ruleset(b, nat::FirewallParams{r.wan_name, f.to_config()}, r.fw_installed);
-  }
-  open_nfnl(r);
-  r.nfnl->apply({&b}, ctx);
-  r.fw_installed = f.kind() != Firewall::Kind::None;
-}
 
 void LabCore::set_nat(RouterRec& r, const Nat& n) {
   if (!r.alive) throw Removed(r.describe(), "the router has been removed");
   const bool was_none = r.nat.kind() == Nat::Kind::None, is_none = n.kind() == Nat::Kind::None;
-  apply_nat(r, n);
+  nat_->apply_nat(r, n);
   r.nat = n;
   // A NAT hides the LAN: its prefix is no longer routed from the ancestors (and is again when
   // the NAT goes away).
@@ -119,73 +26,50 @@ void LabCore::set_nat(RouterRec& r, const Nat& n) {
   emit("nat_changed", {{"router", r.name}, {"nat", n.to_json()}});
 }
 
-void LabCore::set_firewall(RouterRec& r, const Firewall& f) {
+Ipv6Net LabCore::alloc_npt_prefix(const RouterRec& r, const std::string& owner) {
+  if (!r.wan_ip6 || !r.lan6) throw InvalidArgument(owner, "nat_v6 nptv6 needs an IPv6 uplink and LAN");
+  const std::uint8_t len = r.lan6->prefix_len();
+  return r.upstream ? plan_.alloc_nptv6_external(owner, len) : plan_.alloc_nptv6_ix(*r.wan_ip6, len, owner);
+}
+
+void LabCore::set_nat_v6(RouterRec& r, NatV6Mode m) {
+  const std::string ctx = r.describe() + ": set_nat_v6_mode(" + to_string(m) + ")";
   if (!r.alive) throw Removed(r.describe(), "the router has been removed");
-  apply_firewall(r, f);
-  r.firewall = f;
-  emit("firewall_changed", {{"router", r.name}, {"firewall", f.to_json()}});
-}
-
-void LabCore::flush_nat_state(RouterRec& r) {
-  if (!r.alive) throw Removed(r.describe(), "the router has been removed");
-  open_nfnl(r);
-  r.nfnl->flush_conntrack();
-  if (auto cfg = r.nat.to_config())
-    for (const auto& set : nat::nat_state_sets(*cfg)) r.nfnl->flush_set(NFPROTO_IPV4, nat::kNatTable, set);
-  emit("nat_state_flushed", {{"router", r.name}});
-}
-
-namespace {
-
-// A PMTU black hole (SPEC 11): ICMPv4 fragmentation-needed and ICMPv6 packet-too-big are dropped
-// whether the router forwards them or generates them itself. Its own table, so NAT and firewall
-// changes never touch it.
-constexpr const char* kPmtuTable = R"(table inet pb_pmtu {
-  chain forward_drop {
-    type filter hook forward priority -5; policy accept;
-    icmp type destination-unreachable icmp code frag-needed drop
-    icmpv6 type packet-too-big drop
+  if (m != NatV6Mode::None && !r.lan6) throw InvalidArgument(ctx, "the router has no IPv6 LAN");
+  if (m == r.nat_v6) return;
+  std::optional<Ipv6Net> old_ext;
+  {
+    std::lock_guard lk(plan_mu_);
+    if (m == NatV6Mode::Nptv6 && !r.npt_ext) r.npt_ext = alloc_npt_prefix(r, ctx);
   }
-  chain output_drop {
-    type filter hook output priority -5; policy accept;
-    icmp type destination-unreachable icmp code frag-needed drop
-    icmpv6 type packet-too-big drop
+  try {
+    nat_->apply_nat_v6(r, m);
+  } catch (...) {
+    if (r.nat_v6 != NatV6Mode::Nptv6 && r.npt_ext) {
+      std::lock_guard lk(plan_mu_);
+      plan_.release_v6(*r.npt_ext);
+      r.npt_ext.reset();
+    }
+    throw;
   }
-}
-)";
-
-}  // namespace
-
-void LabCore::set_block_frag_needed(RouterRec& r, bool on, bool emit_event) {
-  if (!r.ns) throw Removed(r.describe(), "the router has been removed");
-  const std::string ctx = r.describe() + ": set_block_icmp_frag_needed(" + (on ? "true" : "false") + ")";
-  if (on != r.block_frag_needed) {
-    open_netfilter(r);
-    r.nft->run(on ? std::string(kPmtuTable) : std::string("delete table inet pb_pmtu\n"), ctx);
-    r.block_frag_needed = on;
-  }
-  if (emit_event) emit("block_icmp_frag_needed_changed", {{"router", r.name}, {"enabled", on}});
-}
-
-std::vector<NatBinding> LabCore::nat_mappings(RouterRec& r) {
-  std::vector<NatBinding> out;
-  if (!r.nat_installed || !r.wan_ip) return out;
-  open_nfnl(r);
-  // own_P holds one element per external port: the owner and how long it has left.
-  for (auto [proto, set] : {std::pair{Proto::Udp, "own_udp"}, std::pair{Proto::Tcp, "own_tcp"}}) {
-    for (const auto& e : r.nfnl->list_elements(NFPROTO_IPV4, nat::kNatTable, set)) {
-      sys::KeyReader key(e.key), data(e.data);
-      NatBinding b;
-      b.proto = proto;
-      b.external = SocketAddr(*r.wan_ip, key.port());
-      Ipv4Addr ip = data.ipv4();
-      b.internal = SocketAddr(ip, data.port());
-      b.expires_in =
-          std::chrono::duration_cast<std::chrono::seconds>(e.expires.value_or(std::chrono::milliseconds(0)));
-      out.push_back(b);
+  r.nat_v6 = m;
+  // What the ancestors route changes with the mode (LAN, external prefix, or nothing).
+  std::vector<AncestorRoute> fresh;
+  {
+    std::lock_guard lk(plan_mu_);
+    fresh = routes_for(r);
+    if (m != NatV6Mode::Nptv6 && r.npt_ext) {
+      plan_.release_v6(*r.npt_ext);
+      r.npt_ext.reset();
     }
   }
-  return out;
+  remove_routes(r.ancestor_routes);
+  install_routes(fresh);
+  {
+    std::lock_guard lk(plan_mu_);
+    r.ancestor_routes = std::move(fresh);
+  }
+  emit("nat_v6_changed", {{"router", r.name}, {"nat_v6", to_string(m)}});
 }
 
 }  // namespace patchbay::detail

@@ -29,7 +29,7 @@
 
 namespace patchbay::detail {
 
-struct RaService;  // ra.cpp
+struct RaService;  // ra_control.cpp
 
 class LabServices {
  public:

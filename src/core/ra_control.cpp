@@ -17,7 +17,8 @@
 #include <fstream>
 #include <thread>
 
-#include "core/lab_core.hpp"
+#include "core/ra_control.hpp"
+
 #include "core/macs.hpp"
 #include "sys/errno.hpp"
 #include "sys/sysctl.hpp"
@@ -157,7 +158,7 @@ struct RaService {
   }
 };
 
-void LabCore::ensure_ra(RouterRec& r) {
+void RaControl::ensure(RouterRec& r) {
   if (r.ra || !r.lan6 || !r.lan_ll6) return;
   auto s = std::make_shared<RaService>();
   s->what = r.describe() + ": router advertisements";
@@ -173,7 +174,7 @@ void LabCore::ensure_ra(RouterRec& r) {
   s->router = r.name;
   s->iface = r.lan_name;
   s->src = r.lan_ll6->to_string();
-  setup_->in_netns(r.ns->fd.get(), [&] {
+  setup_.in_netns(r.ns->fd.get(), [&] {
     s->sock = nd_socket(*r.lan_ll6, r.lan_ifindex, s->what);
     icmp6_filter f;
     ICMP6_FILTER_SETBLOCKALL(&f);
@@ -182,7 +183,7 @@ void LabCore::ensure_ra(RouterRec& r) {
   });
   s->timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!s->timer) sys::throw_errno(s->what, "timerfd_create");
-  auto& l = services_->loop();
+  auto& l = services_.loop();
   std::weak_ptr<RaService> weak = s;
   l.watch(s->sock.get(), EPOLLIN, [weak](std::uint32_t) {
     if (auto sp = weak.lock()) sp->on_solicit();
@@ -198,17 +199,17 @@ void LabCore::ensure_ra(RouterRec& r) {
   s->arm();
   s->send();
   r.ra = s;
-  services_->keep_ra(std::move(s));
+  services_.keep_ra(std::move(s));
 }
 
-void LabCore::stop_ra(RouterRec& r) {
+void RaControl::stop(RouterRec& r) {
   if (!r.ra) return;
-  services_->drop_ra(r.ra, r.ra->sock.get(), r.ra->timer.get());
+  services_.drop_ra(r.ra, r.ra->sock.get(), r.ra->timer.get());
   r.ra.reset();
 }
 
-void LabCore::set_ra(RouterRec& r, std::optional<bool> enabled, std::optional<std::uint64_t> interval,
-                     std::optional<std::uint64_t> lifetime) {
+void RaControl::set_ra(RouterRec& r, std::optional<bool> enabled, std::optional<std::uint64_t> interval,
+                       std::optional<std::uint64_t> lifetime) {
   if (!r.alive) throw Removed(r.describe(), "the router has been removed");
   const bool was = r.ra_enabled;
   if (enabled) r.ra_enabled = *enabled;
@@ -228,22 +229,22 @@ void LabCore::set_ra(RouterRec& r, std::optional<bool> enabled, std::optional<st
     else
       r.ra->send();
   }
-  emit("ra_changed", {{"router", r.name},
-                      {"enabled", r.ra_enabled},
-                      {"interval_secs", r.ra_interval},
-                      {"lifetime_secs", r.ra_lifetime}});
+  emit_("ra_changed", {{"router", r.name},
+                       {"enabled", r.ra_enabled},
+                       {"interval_secs", r.ra_interval},
+                       {"lifetime_secs", r.ra_lifetime}});
 }
 
-bool LabCore::ra_driven(const DeviceRec& d) const {
-  return d.provisioning.value_or(opts_.provisioning_mode()) == Ipv6ProvisioningMode::RaDriven;
+bool RaControl::driven(const DeviceRec& d) const {
+  return d.provisioning.value_or(default_mode_) == Ipv6ProvisioningMode::RaDriven;
 }
 
-void LabCore::send_rs(DeviceRec& d, const IfaceRec& i) {
+void RaControl::send_rs(DeviceRec& d, const IfaceRec& i) {
   if (!i.ll6 || !i.up) return;
   std::vector<std::uint8_t> rs{ND_ROUTER_SOLICIT, 0, 0, 0, 0, 0, 0, 0, ND_OPT_SOURCE_LINKADDR, 1};
   auto mac = mac_for(i.id, kDevIface);
   rs.insert(rs.end(), mac.begin(), mac.end());
-  setup_->in_netns(d.ns->fd.get(), [&] {
+  setup_.in_netns(d.ns->fd.get(), [&] {
     auto s = nd_socket(*i.ll6, i.ifindex, d.describe() + ": router solicitation on " + i.name);
     auto dst = sa6(Ipv6Addr::parse("ff02::2"), i.ifindex);
     if (::sendto(s.get(), rs.data(), rs.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0)
@@ -260,9 +261,9 @@ void LabCore::send_rs(DeviceRec& d, const IfaceRec& i) {
   }
 }
 
-bool LabCore::has_ra_default_route(DeviceRec& d, const IfaceRec& i) {
+bool RaControl::has_default_route(DeviceRec& d, const IfaceRec& i) {
   bool found = false;
-  setup_->in_netns(d.ns->fd.get(), [&] {
+  setup_.in_netns(d.ns->fd.get(), [&] {
     // /proc/thread-self: /proc/self/net would be the namespace of the thread-group leader.
     std::ifstream f("/proc/thread-self/net/ipv6_route");
     std::string dst, dlen, src, slen, nh, metric, ref, use, flags, dev;
@@ -272,9 +273,9 @@ bool LabCore::has_ra_default_route(DeviceRec& d, const IfaceRec& i) {
   return found;
 }
 
-void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
-  if (!ra_driven(d) || !i.ip6) return;
-  setup_->in_netns(d.ns->fd.get(), [&] {
+void RaControl::provision(DeviceRec& d, IfaceRec& i, bool wait) {
+  if (!driven(d) || !i.ip6) return;
+  setup_.in_netns(d.ns->fd.get(), [&] {
     const std::string base = "net/ipv6/conf/" + i.name + "/";
     // Only the default interface takes a default route from RAs (one default route per family).
     sys::write_sysctls({{base + "accept_ra", "1"},
@@ -287,7 +288,7 @@ void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
   bool enabled = false;
   {
     std::lock_guard lk(rt->mu);
-    ensure_ra(*rt);
+    ensure(*rt);
     lifetime = rt->ra_lifetime;
     enabled = rt->ra_enabled;
   }
@@ -309,19 +310,19 @@ void LabCore::provision_ra(DeviceRec& d, IfaceRec& i, bool wait) {
       next_rs = Clock::now() + std::chrono::milliseconds(300);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (has_ra_default_route(d, i)) return;
+    if (has_default_route(d, i)) return;
     if (Clock::now() > deadline)
       throw TimeoutError(d.describe(), "no IPv6 default route learned from router advertisements on " +
                                            i.name + " within 2 s");
   }
 }
 
-bool LabCore::link_running(DeviceRec& d, const IfaceRec& i) {
+bool RaControl::link_running(DeviceRec& d, const IfaceRec& i) {
   bool up = false;
-  setup_->in_netns(d.ns->fd.get(), [&] { up = if_running(i.ifindex); });
+  setup_.in_netns(d.ns->fd.get(), [&] { up = if_running(i.ifindex); });
   auto rt = nodes_.router(i.router);
   if (!up || !rt || !i.port_ifindex) return up;
-  setup_->in_netns(rt->ns->fd.get(), [&] { up = if_running(i.port_ifindex); });
+  setup_.in_netns(rt->ns->fd.get(), [&] { up = if_running(i.port_ifindex); });
   return up;
 }
 
