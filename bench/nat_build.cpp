@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <libmnl/libmnl.h>
+#include <libnftnl/set.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
@@ -82,6 +84,83 @@ std::pair<double, double> text_vs_messages(int n) {
 }
 
 // A NAT mapping's set elements (the NAT controller's per-connection work): the map entry
+// One listed element as nat_mappings reads it: key, data and the time it has left.
+struct Listed {
+  std::vector<std::uint8_t> key, data;
+  std::uint64_t expires_ms = 0;
+};
+
+// The dump of set "m" of table "t" through libmnl + libnftnl, parsed into `out`.
+void list_with_libnftnl(mnl_socket* nl, std::uint32_t& seq, std::vector<Listed>& out) {
+  std::vector<char> buf(1 << 16);
+  nftnl_set* req = nftnl_set_alloc();
+  nftnl_set_set_str(req, NFTNL_SET_TABLE, "t");
+  nftnl_set_set_str(req, NFTNL_SET_NAME, "m");
+  nlmsghdr* h =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_IPV4, NLM_F_DUMP | NLM_F_ACK, ++seq);
+  nftnl_set_elems_nlmsg_build_payload(h, req);
+  nftnl_set_free(req);
+  if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0) throw std::runtime_error("mnl_socket_sendto");
+  auto cb = [](const nlmsghdr* m, void* data) -> int {
+    auto& v = *static_cast<std::vector<Listed>*>(data);
+    nftnl_set* set = nftnl_set_alloc();
+    if (nftnl_set_elems_nlmsg_parse(m, set) < 0) {
+      nftnl_set_free(set);
+      return MNL_CB_ERROR;
+    }
+    nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(set);
+    for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it); e != nullptr; e = nftnl_set_elems_iter_next(it)) {
+      Listed l;
+      std::uint32_t len = 0;
+      auto* k = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+      if (k != nullptr) l.key.assign(k, k + len);
+      auto* d = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len));
+      if (d != nullptr) l.data.assign(d, d + len);
+      if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+        l.expires_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION);
+      v.push_back(std::move(l));
+    }
+    nftnl_set_elems_iter_destroy(it);
+    nftnl_set_free(set);
+    return MNL_CB_OK;
+  };
+  const unsigned portid = mnl_socket_get_portid(nl);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+    if (n < 0) throw std::runtime_error("mnl_socket_recvfrom");
+    int r = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, portid, cb, &out);
+    if (r < 0) throw std::runtime_error("mnl_cb_run");
+    if (r == MNL_CB_STOP) return;
+  }
+}
+
+// Listing a set of n elements (what nat_mappings does): our dump and parser (NfnlSocket) against
+// libmnl + libnftnl, whole round trips, alternating, several rounds each.
+void list_elements(sys::NfnlSocket& ours, int n) {
+  mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+  if (nl == nullptr || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) throw std::runtime_error("mnl socket");
+  std::uint32_t seq = 0;
+  double t_ours = 0, t_lib = 0;
+  std::size_t got_ours = 0, got_lib = 0;
+  const int rounds = 10;
+  for (int r = 0; r < rounds; ++r) {
+    auto t = Clock::now();
+    got_ours = ours.list_elements(NFPROTO_IPV4, "t", "m").size();
+    t_ours += std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+    std::vector<Listed> v;
+    t = Clock::now();
+    list_with_libnftnl(nl, seq, v);
+    t_lib += std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+    got_lib = v.size();
+  }
+  mnl_socket_close(nl);
+  if (got_ours != static_cast<std::size_t>(n) || got_lib != got_ours)
+    throw std::runtime_error("element listing: " + std::to_string(got_ours) + " ours, " +
+                             std::to_string(got_lib) + " libnftnl, " + std::to_string(n) + " expected");
+  emit("element_list_hand_ns_per_element", t_ours * 1000 / rounds / n, "ns");
+  emit("element_list_libnftnl_ns_per_element", t_lib * 1000 / rounds / n, "ns");
+}
+
 // ipv4 . port -> ipv4 . port with a timeout, added `n` times in a fresh namespace. Userspace
 // message building, hand-written (NfMsgBuffer, as nfnl.cpp did it) against libnftnl (NftBatch);
 // then whole round trips: one element per transaction through NfnlSocket::add_element, and the
@@ -176,6 +255,7 @@ void elements(int n) {
       nl.apply({&b}, "bench: mapping");
     }
     emit("mapping_one_transaction_us", ns_per(t) / 1000, "us");
+    list_elements(nl, n);
   }).join();
 }
 
