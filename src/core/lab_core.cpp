@@ -99,15 +99,9 @@ LabCore::LabCore(LabOpts opts)
         if (c.status && c.status->signal) f["signal"] = *c.status->signal;
         emit("command_exited", std::move(f));
       });
-  links_ = std::make_unique<LinkControl>(
-      *services_, nodes_, plan_mu_,
-      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
-  nat_ = std::make_unique<NatControl>(
-      *setup_, *services_, *wire_, seed_,
-      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
-  ra_ = std::make_unique<RaControl>(
-      *setup_, *services_, nodes_, opts_.provisioning_mode(),
-      [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); });
+  links_ = std::make_unique<LinkControl>(*services_, nodes_, plan_mu_, emitter());
+  nat_ = std::make_unique<NatControl>(*setup_, *services_, *wire_, seed_, emitter());
+  ra_ = std::make_unique<RaControl>(*setup_, *services_, nodes_, opts_.provisioning_mode(), emitter());
   create_root();
 }
 

@@ -99,6 +99,9 @@ class LabCore : public std::enable_shared_from_this<LabCore> {
     return f(plan_);
   }
   void emit(const std::string& kind, nlohmann::json fields);
+  EmitEvent emitter() {  // emit() for the parts
+    return [this](const std::string& kind, nlohmann::json fields) { emit(kind, std::move(fields)); };
+  }
 
   LinkControl& links() { return *links_; }  // link conditions and the engine (link_control.hpp)
   // Dynamic device operations (src/core/dynamic.cpp). Callers hold the device's mu.

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/emit_event.hpp"
 #include "core/node_registry.hpp"
 #include "core/records.hpp"
 #include "core/services.hpp"
@@ -27,8 +28,7 @@ namespace patchbay::detail {
 
 class LinkControl {
  public:
-  using Emit = std::function<void(const std::string& kind, nlohmann::json fields)>;
-  LinkControl(LabServices& services, const NodeRegistry& nodes, std::mutex& plan_mu, Emit emit)
+  LinkControl(LabServices& services, const NodeRegistry& nodes, std::mutex& plan_mu, EmitEvent emit)
       : services_(services), nodes_(nodes), plan_mu_(plan_mu), emit_(std::move(emit)) {}
 
   // Changes (SPEC 7); each emits its event and logs to the node's files. The caller holds the
@@ -62,7 +62,7 @@ class LinkControl {
   LabServices& services_;
   const NodeRegistry& nodes_;
   std::mutex& plan_mu_;
-  Emit emit_;
+  EmitEvent emit_;
 };
 
 }  // namespace patchbay::detail

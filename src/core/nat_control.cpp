@@ -189,8 +189,8 @@ void NatControl::flush_state(RouterRec& r) {
 
 void NatControl::apply_block_frag_needed(RouterRec& r, bool on) {
   if (!r.ns) throw Removed(r.describe(), "the router has been removed");
-  const std::string ctx = r.describe() + ": set_block_icmp_frag_needed(" + (on ? "true" : "false") + ")";
   if (on == r.block_frag_needed) return;
+  const std::string ctx = r.describe() + ": set_block_icmp_frag_needed(" + (on ? "true" : "false") + ")";
   open_netfilter(r);
   r.nft->run(on ? std::string(kPmtuTable) : std::string("delete table inet pb_pmtu\n"), ctx);
   r.block_frag_needed = on;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/emit_event.hpp"
 #include "core/netns.hpp"
 #include "core/records.hpp"
 #include "core/services.hpp"
@@ -26,9 +27,8 @@ namespace patchbay::detail {
 
 class NatControl {
  public:
-  using Emit = std::function<void(const std::string& kind, nlohmann::json fields)>;
   NatControl(sys::SetupThread& setup, LabServices& services, WireNamespace& wire, std::uint64_t seed,
-             Emit emit)
+             EmitEvent emit)
       : setup_(setup), services_(services), wire_(wire), seed_(seed), emit_(std::move(emit)) {}
 
   // At build: NAT and firewall in one transaction, then the PMTU table and the IPv6 NAT mode
@@ -58,7 +58,7 @@ class NatControl {
   LabServices& services_;
   WireNamespace& wire_;
   std::uint64_t seed_;
-  Emit emit_;
+  EmitEvent emit_;
 };
 
 }  // namespace patchbay::detail

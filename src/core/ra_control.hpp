@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/emit_event.hpp"
 #include "core/node_registry.hpp"
 #include "core/records.hpp"
 #include "core/services.hpp"
@@ -24,10 +25,9 @@ namespace patchbay::detail {
 
 class RaControl {
  public:
-  using Emit = std::function<void(const std::string& kind, nlohmann::json fields)>;
   // `default_mode`: the lab's provisioning mode, for devices that do not name their own.
   RaControl(sys::SetupThread& setup, LabServices& services, const NodeRegistry& nodes,
-            Ipv6ProvisioningMode default_mode, Emit emit)
+            Ipv6ProvisioningMode default_mode, EmitEvent emit)
       : setup_(setup),
         services_(services),
         nodes_(nodes),
@@ -53,7 +53,7 @@ class RaControl {
   LabServices& services_;
   const NodeRegistry& nodes_;
   Ipv6ProvisioningMode default_mode_;
-  Emit emit_;
+  EmitEvent emit_;
 };
 
 }  // namespace patchbay::detail
